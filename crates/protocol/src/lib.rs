@@ -1,0 +1,19 @@
+//! What a Cageur Jasa device and the server exchange and store.
+//!
+//! Today: [`RecordState`], the CRDT that holds one record (a household, person, visit,
+//! referral or follow-up), and [`envelope`], its versioned binary form. Sync messages join them
+//! with the sync protocol. Nothing here does I/O or reads a clock.
+
+pub mod cell;
+pub mod envelope;
+pub mod policy;
+pub mod record;
+
+pub use cell::{Author, Cell};
+pub use envelope::EnvelopeError;
+pub use policy::{DomainPolicy, policy};
+pub use record::{Conflict, FieldState, NoSettling, RecordState, SettlePolicy};
+
+/// A device's number among the writers of records (the CRDT actor). Small and assigned once
+/// per device, so states stay compact: a UUID actor makes a state about six times larger.
+pub type DeviceNumber = u32;

@@ -1,0 +1,372 @@
+//! [`RecordState`]: one record as a CRDT, so that any number of devices can edit it offline and
+//! always converge.
+//!
+//! The state is a `crdts::Map` from field number to a multi-value register (`MVReg`) of
+//! [`Cell`]s, keyed by the device (actor) that wrote it:
+//! - concurrent edits to *different* fields touch different registers, so both survive;
+//! - concurrent edits to the *same* field leave several values in its register: a conflict
+//!   that a person resolves by writing a value that has seen them all (the resolution syncs
+//!   like any edit); until then every replica shows the same value, chosen by
+//!   [`Cell`]'s display order;
+//! - removal is a tombstone field ([`FieldKey::DELETED`]), never `Map::rm`, whose
+//!   reset-remove semantics would resurrect part of a record edited concurrently.
+//!
+//! Replicas exchange and merge whole states (`CvRDT::merge`), never ops: `Map::apply` silently
+//! drops an op that arrives out of order, and state merge is commutative, associative and
+//! idempotent whatever order states arrive in.
+
+use std::collections::BTreeMap;
+
+use cageur_model::{FieldKey, FieldMap, Value};
+use crdts::{CmRDT, CvRDT, MVReg, Map};
+
+use crate::DeviceNumber;
+use crate::cell::{Author, Cell};
+
+pub(crate) type Register = MVReg<Cell, DeviceNumber>;
+pub(crate) type FieldCrdt = Map<FieldKey, Register, DeviceNumber>;
+
+/// One record's replicated state.
+#[derive(Debug, Clone, Default)]
+pub struct RecordState {
+    pub(crate) map: FieldCrdt,
+}
+
+/// A field's value as a replica shows it, and the concurrent values still in conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldState {
+    /// The value shown: settled by the [`SettlePolicy`] or chosen by display order.
+    pub shown: Cell,
+    /// Every distinct concurrent value when they conflict (shown first), empty otherwise.
+    pub conflict: Vec<Cell>,
+}
+
+/// A field whose concurrent values wait for a person to choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub field: FieldKey,
+    /// The candidates, the shown one first, then in display order.
+    pub values: Vec<Cell>,
+}
+
+/// Field semantics that settle some concurrent values without a person: a referral's status
+/// only moves forward, so `sent` and `arrived` written concurrently settle on `arrived`.
+pub trait SettlePolicy {
+    /// The value to show for `field` when `candidates` (two or more distinct values) are
+    /// concurrent, or `None` if a person must choose.
+    fn settle(&self, field: FieldKey, candidates: &[&Value]) -> Option<Value>;
+}
+
+/// Settles nothing: every same-field concurrency is a conflict.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSettling;
+
+impl SettlePolicy for NoSettling {
+    fn settle(&self, _field: FieldKey, _candidates: &[&Value]) -> Option<Value> {
+        None
+    }
+}
+
+impl RecordState {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes the given fields as `author`, skipping any whose shown value is already equal
+    /// (so an unchanged field neither grows the state nor resolves a conflict by accident),
+    /// and any `Null` for a field never written. Returns how many fields were written.
+    pub fn write<I>(&mut self, author: Author, fields: I) -> usize
+    where
+        I: IntoIterator<Item = (FieldKey, Value)>,
+    {
+        let lamport = self.next_lamport();
+        let mut written = 0;
+        for (key, value) in fields {
+            match self.shown_value(key) {
+                Some(shown) if shown == value => continue,
+                None if value.is_null() => continue,
+                _ => {}
+            }
+            self.put(key, Cell::new(value, lamport, author));
+            written += 1;
+        }
+        written
+    }
+
+    /// Writes `value` into `field` even if it is already shown: the new value has seen every
+    /// concurrent one, so it ends the field's conflict on every replica that merges it.
+    pub fn resolve(&mut self, author: Author, field: FieldKey, value: Value) {
+        let lamport = self.next_lamport();
+        self.put(field, Cell::new(value, lamport, author));
+    }
+
+    fn put(&mut self, key: FieldKey, cell: Cell) {
+        let ctx = self.map.read_ctx().derive_add_ctx(cell.device);
+        let op = self.map.update(key, ctx, |reg, ctx| reg.write(cell, ctx));
+        self.map.apply(op);
+        debug_assert_eq!(self.registers().get(&key).map(Vec::len), Some(1));
+    }
+
+    /// Merges another replica's state of the same record into this one.
+    pub fn merge(&mut self, other: RecordState) {
+        self.map.merge(other.map);
+    }
+
+    /// One above every stamp in the record.
+    fn next_lamport(&self) -> u32 {
+        self.registers()
+            .values()
+            .flatten()
+            .map(|c| c.lamport)
+            .max()
+            .map_or(1, |m| m.saturating_add(1))
+    }
+
+    /// Every field's concurrent cells, each list sorted greatest display order first and
+    /// without duplicates.
+    fn registers(&self) -> BTreeMap<FieldKey, Vec<Cell>> {
+        self.map
+            .iter()
+            .map(|entry| {
+                let (key, reg) = entry.val;
+                (*key, sorted_cells(reg))
+            })
+            .collect()
+    }
+
+    fn shown_value(&self, key: FieldKey) -> Option<Value> {
+        self.field(key, &NoSettling).map(|f| f.shown.value)
+    }
+
+    /// The state of one field, or `None` if it was never written.
+    pub fn field(&self, key: FieldKey, policy: &dyn SettlePolicy) -> Option<FieldState> {
+        let reg = self.map.get(&key).val?;
+        field_state(key, sorted_cells(&reg), policy)
+    }
+
+    /// Every field as shown to the user.
+    pub fn fields(&self, policy: &dyn SettlePolicy) -> BTreeMap<FieldKey, FieldState> {
+        self.registers()
+            .into_iter()
+            .filter_map(|(key, cells)| Some((key, field_state(key, cells, policy)?)))
+            .collect()
+    }
+
+    /// Every field's shown value.
+    pub fn shown(&self, policy: &dyn SettlePolicy) -> FieldMap {
+        self.fields(policy)
+            .into_iter()
+            .map(|(k, f)| (k, f.shown.value))
+            .collect()
+    }
+
+    /// The fields in conflict, in field order.
+    pub fn conflicts(&self, policy: &dyn SettlePolicy) -> Vec<Conflict> {
+        self.fields(policy)
+            .into_iter()
+            .filter(|(_, f)| !f.conflict.is_empty())
+            .map(|(field, f)| Conflict {
+                field,
+                values: f.conflict,
+            })
+            .collect()
+    }
+
+    /// Whether the tombstone is set.
+    pub fn is_deleted(&self) -> bool {
+        self.shown_value(FieldKey::DELETED) == Some(Value::Bool(true))
+    }
+
+    /// The devices that have written to this record.
+    pub fn writers(&self) -> Vec<DeviceNumber> {
+        self.map.read_ctx().add_clock.dots.keys().copied().collect()
+    }
+
+    /// Whether this state already contains everything in `other` (merging it would change
+    /// nothing): how a receiver tells a new state from one it has seen.
+    pub fn contains(&self, other: &RecordState) -> bool {
+        let mine = self.map.read_ctx().add_clock;
+        let theirs = other.map.read_ctx().add_clock;
+        mine >= theirs
+    }
+}
+
+/// A register's cells, greatest display order first, without duplicates.
+fn sorted_cells(reg: &Register) -> Vec<Cell> {
+    let mut cells = reg.read().val;
+    cells.sort_by(|a, b| b.display_key().cmp(&a.display_key()));
+    cells.dedup();
+    cells
+}
+
+fn field_state(key: FieldKey, cells: Vec<Cell>, policy: &dyn SettlePolicy) -> Option<FieldState> {
+    let first = cells.first()?.clone();
+    let distinct: Vec<&Value> = {
+        let mut values: Vec<&Value> = cells.iter().map(|c| &c.value).collect();
+        values.sort();
+        values.dedup();
+        values
+    };
+    if distinct.len() < 2 {
+        return Some(FieldState {
+            shown: first,
+            conflict: Vec::new(),
+        });
+    }
+    if let Some(settled) = policy.settle(key, &distinct)
+        && let Some(cell) = cells.iter().find(|c| c.value == settled)
+    {
+        return Some(FieldState {
+            shown: cell.clone(),
+            conflict: Vec::new(),
+        });
+    }
+    // Several cells may carry the same value; show each value once, by its greatest cell.
+    let mut seen: Vec<&Value> = Vec::new();
+    let conflict: Vec<Cell> = cells
+        .iter()
+        .filter(|c| {
+            if seen.contains(&&c.value) {
+                false
+            } else {
+                seen.push(&c.value);
+                true
+            }
+        })
+        .cloned()
+        .collect();
+    Some(FieldState {
+        shown: first,
+        conflict,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cageur_model::Role;
+
+    fn author(device: DeviceNumber) -> Author {
+        Author {
+            device,
+            worker: device * 10,
+            role: Role::Nurse,
+        }
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Text(s.to_owned())
+    }
+
+    const NAME: FieldKey = FieldKey(10);
+    const STREET: FieldKey = FieldKey(11);
+
+    fn shared_base() -> RecordState {
+        let mut base = RecordState::new();
+        base.write(
+            author(1),
+            [(NAME, text("Siti")), (STREET, text("Jl. Melati"))],
+        );
+        base
+    }
+
+    #[test]
+    fn concurrent_edits_to_different_fields_both_survive() {
+        let base = shared_base();
+        let (mut a, mut b) = (base.clone(), base);
+        a.write(author(1), [(NAME, text("Siti Aminah"))]);
+        b.write(author(2), [(STREET, text("Jl. Mawar 3"))]);
+        a.merge(b);
+        let shown = a.shown(&NoSettling);
+        assert_eq!(shown[&NAME], text("Siti Aminah"));
+        assert_eq!(shown[&STREET], text("Jl. Mawar 3"));
+        assert!(a.conflicts(&NoSettling).is_empty());
+    }
+
+    #[test]
+    fn concurrent_edits_to_one_field_conflict_until_resolved() {
+        let base = shared_base();
+        let (mut a, mut b) = (base.clone(), base);
+        a.write(author(1), [(NAME, text("Siti A."))]);
+        b.write(author(2), [(NAME, text("Siti B."))]);
+        let mut ab = a.clone();
+        ab.merge(b.clone());
+        let mut ba = b.clone();
+        ba.merge(a.clone());
+
+        let conflicts = ab.conflicts(&NoSettling);
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].field, NAME);
+        let values: Vec<_> = conflicts[0]
+            .values
+            .iter()
+            .map(|c| c.value.clone())
+            .collect();
+        assert!(values.contains(&text("Siti A.")) && values.contains(&text("Siti B.")));
+        // Both replicas show the same value while the conflict lasts.
+        assert_eq!(ab.shown(&NoSettling), ba.shown(&NoSettling));
+
+        // A person resolves it on one device; the resolution reaches the other.
+        ab.resolve(author(3), NAME, text("Siti Aminah"));
+        assert!(ab.conflicts(&NoSettling).is_empty());
+        ba.merge(ab.clone());
+        assert!(ba.conflicts(&NoSettling).is_empty());
+        assert_eq!(ba.shown(&NoSettling)[&NAME], text("Siti Aminah"));
+        assert_eq!(ba.encode(), ab.encode());
+    }
+
+    #[test]
+    fn rewriting_the_shown_value_does_not_resolve_a_conflict() {
+        let base = shared_base();
+        let (mut a, mut b) = (base.clone(), base);
+        a.write(author(1), [(NAME, text("A"))]);
+        b.write(author(2), [(NAME, text("B"))]);
+        a.merge(b);
+        let shown = a.shown(&NoSettling)[&NAME].clone();
+        assert_eq!(a.write(author(1), [(NAME, shown)]), 0);
+        assert_eq!(a.conflicts(&NoSettling).len(), 1);
+    }
+
+    #[test]
+    fn tombstone_survives_a_concurrent_edit() {
+        let base = shared_base();
+        let (mut a, mut b) = (base.clone(), base);
+        a.write(author(1), [(FieldKey::DELETED, Value::Bool(true))]);
+        b.write(author(2), [(STREET, text("Jl. Kenanga"))]);
+        b.merge(a);
+        assert!(b.is_deleted());
+        // The concurrent edit is kept too: nothing recorded is lost.
+        assert_eq!(b.shown(&NoSettling)[&STREET], text("Jl. Kenanga"));
+    }
+
+    struct MaxWins;
+    impl SettlePolicy for MaxWins {
+        fn settle(&self, _: FieldKey, candidates: &[&Value]) -> Option<Value> {
+            candidates.iter().max().map(|v| (*v).clone())
+        }
+    }
+
+    #[test]
+    fn a_settle_policy_hides_conflicts_it_can_decide() {
+        let base = shared_base();
+        let (mut a, mut b) = (base.clone(), base);
+        a.write(author(1), [(NAME, Value::Int(2))]);
+        b.write(author(2), [(NAME, Value::Int(3))]);
+        a.merge(b);
+        assert!(a.conflicts(&MaxWins).is_empty());
+        assert_eq!(a.shown(&MaxWins)[&NAME], Value::Int(3));
+        assert_eq!(a.conflicts(&NoSettling).len(), 1);
+    }
+
+    #[test]
+    fn a_later_write_is_shown_over_an_earlier_one_it_saw() {
+        let mut a = shared_base();
+        let mut b = a.clone();
+        b.write(author(2), [(NAME, text("second"))]);
+        a.merge(b);
+        assert_eq!(a.shown(&NoSettling)[&NAME], text("second"));
+        assert!(a.contains(&shared_base()));
+        assert!(!shared_base().contains(&a));
+    }
+}

@@ -1,0 +1,61 @@
+//! The one error type of field-core.
+
+use cageur_model::{RecordKind, ValidationError};
+use uuid::Uuid;
+
+/// What can go wrong in a replica. Every variant leaves the database as it was: writes happen
+/// in one transaction that is rolled back on any error.
+#[derive(Debug, thiserror::Error)]
+pub enum FieldError {
+    /// Input broke a rule of the domain; names the field and the rule.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationError),
+
+    /// The database key is wrong, or the file is not a Cageur Jasa database at all. Nothing
+    /// was written to it.
+    #[error("cannot open the database: the key is wrong or the file is not a device database")]
+    WrongKey,
+
+    /// The file has no replica yet: run `init` first.
+    #[error("the database is not initialised: run init first")]
+    NotInitialised,
+
+    /// `init` on a database that already holds a replica.
+    #[error("the database is already initialised for device {0}")]
+    AlreadyInitialised(u32),
+
+    /// The database was written by a newer version of the app; it is left untouched.
+    #[error(
+        "the database has schema version {found}, newer than this app's {supported}: update the app"
+    )]
+    SchemaTooNew { found: u32, supported: u32 },
+
+    /// No health worker is signed in, so a change would have no author.
+    #[error("no health worker is working on this device: set the current worker first")]
+    NoWorker,
+
+    /// No record of that kind with that id.
+    #[error("no {kind} with id {id}")]
+    NotFound { kind: RecordKind, id: Uuid },
+
+    /// A stored record state could not be read; the row is kept as it is.
+    #[error("{kind} {id} has a damaged stored state: {reason}")]
+    Damaged {
+        kind: RecordKind,
+        id: Uuid,
+        reason: String,
+    },
+
+    /// SQLite failed.
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+impl FieldError {
+    pub(crate) fn not_found(kind: RecordKind, id: Uuid) -> Self {
+        FieldError::NotFound { kind, id }
+    }
+}
+
+/// Result of field-core.
+pub type Result<T, E = FieldError> = std::result::Result<T, E>;

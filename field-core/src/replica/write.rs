@@ -1,0 +1,478 @@
+//! The user actions that change records: each one validated in full, then written in one
+//! transaction with its outbox entries.
+
+use cageur_model::forms::FormRegistry;
+use cageur_model::{
+    Entity, FieldKey, FieldMap, FollowUp, FollowUpId, Household, HouseholdId, Person, PersonId,
+    RecordKind, Referral, ReferralId, Rule, ValidationError, Value, Visit, VisitId,
+};
+use cageur_protocol::{Author, RecordState, policy};
+use rusqlite::Connection;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Replica, index};
+use crate::error::{FieldError, Result};
+use crate::store::{outbox, tables};
+
+/// A visit with the referrals and follow-ups made at it: recorded atomically, or not at all.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVisit {
+    pub visit: Visit,
+    #[serde(default)]
+    pub referrals: Vec<Referral>,
+    #[serde(default)]
+    pub followups: Vec<FollowUp>,
+}
+
+/// The ids a recorded visit was given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordedVisit {
+    pub visit: VisitId,
+    pub referrals: Vec<ReferralId>,
+    pub followups: Vec<FollowUpId>,
+}
+
+/// Most referrals or follow-ups one visit may create.
+const MAX_PER_VISIT: usize = 16;
+
+impl Replica {
+    /// Registers a household.
+    pub fn add_household(&mut self, household: &Household) -> Result<HouseholdId> {
+        household.check(&self.check_context())?;
+        let id = HouseholdId::new();
+        self.create_all(vec![(RecordKind::Household, id.0, household.to_fields())])?;
+        Ok(id)
+    }
+
+    /// Registers a person in an existing household.
+    pub fn add_person(&mut self, person: &Person) -> Result<PersonId> {
+        person.check(&self.check_context())?;
+        self.require(RecordKind::Household, person.household.0, "household")?;
+        let id = PersonId::new();
+        self.create_all(vec![(RecordKind::Person, id.0, person.to_fields())])?;
+        Ok(id)
+    }
+
+    /// Records a visit with its screenings, referrals and follow-ups in one transaction.
+    pub fn record_visit(&mut self, new: NewVisit) -> Result<RecordedVisit> {
+        let NewVisit {
+            mut visit,
+            mut referrals,
+            mut followups,
+        } = new;
+        let ctx = self.check_context();
+        visit.device = self.device.number;
+        visit.check(&ctx)?;
+        self.require(RecordKind::Household, visit.household.0, "visit.household")?;
+        let screenings = visit
+            .validate_screenings(&self.forms)
+            .map_err(|e| e.within("visit"))?;
+        for (i, s) in visit.screenings.iter().enumerate() {
+            let at = format!("visit.screenings[{i}].person");
+            let person: Person = self
+                .entity(RecordKind::Person, s.person.0)
+                .map_err(|e| missing(e, &at))?;
+            if person.household != visit.household {
+                return Err(ValidationError::new(
+                    at,
+                    Rule::Consistency,
+                    "is not a member of the visited household",
+                )
+                .into());
+            }
+            let form = self
+                .forms
+                .get(&s.form.id, s.form.version)
+                .expect("validated above");
+            if !form
+                .applies_to
+                .admits(person.sex, person.age_months(ctx.today))
+            {
+                return Err(ValidationError::new(
+                    format!("visit.screenings[{i}].form"),
+                    Rule::Consistency,
+                    format!(
+                        "form {} does not apply to this person's sex and age",
+                        s.form
+                    ),
+                )
+                .into());
+            }
+        }
+        if referrals.len() > MAX_PER_VISIT || followups.len() > MAX_PER_VISIT {
+            return Err(ValidationError::new(
+                "referrals",
+                Rule::Range,
+                format!(
+                    "at most {MAX_PER_VISIT} referrals and {MAX_PER_VISIT} follow-ups per visit"
+                ),
+            )
+            .into());
+        }
+        let visit_id = VisitId::new();
+        let mut records = Vec::new();
+        let mut fields = visit.to_fields();
+        fields.extend(Visit::screening_fields(&screenings));
+        records.push((RecordKind::Visit, visit_id.0, fields));
+
+        let mut referral_ids = Vec::new();
+        for (i, referral) in referrals.iter_mut().enumerate() {
+            referral.visit = None;
+            self.prepare_referral(referral)
+                .map_err(|e| within(e, &format!("referrals[{i}]")))?;
+            referral.visit = Some(visit_id);
+            let id = ReferralId::new();
+            referral_ids.push(id);
+            records.push((RecordKind::Referral, id.0, referral.to_fields()));
+        }
+        let mut followup_ids = Vec::new();
+        for (i, followup) in followups.iter_mut().enumerate() {
+            self.prepare_followup(followup)
+                .map_err(|e| within(e, &format!("followups[{i}]")))?;
+            let id = FollowUpId::new();
+            followup_ids.push(id);
+            records.push((RecordKind::FollowUp, id.0, followup.to_fields()));
+        }
+        self.create_all(records)?;
+        Ok(RecordedVisit {
+            visit: visit_id,
+            referrals: referral_ids,
+            followups: followup_ids,
+        })
+    }
+
+    /// Refers a person (outside a visit, or to add one later).
+    pub fn add_referral(&mut self, mut referral: Referral) -> Result<ReferralId> {
+        self.prepare_referral(&mut referral)?;
+        let id = ReferralId::new();
+        self.create_all(vec![(RecordKind::Referral, id.0, referral.to_fields())])?;
+        Ok(id)
+    }
+
+    /// Plans a follow-up of a person.
+    pub fn add_followup(&mut self, mut followup: FollowUp) -> Result<FollowUpId> {
+        self.prepare_followup(&mut followup)?;
+        let id = FollowUpId::new();
+        self.create_all(vec![(RecordKind::FollowUp, id.0, followup.to_fields())])?;
+        Ok(id)
+    }
+
+    fn prepare_referral(&self, referral: &mut Referral) -> Result<()> {
+        referral.check(&self.check_context())?;
+        let person: Person = self
+            .entity(RecordKind::Person, referral.person.0)
+            .map_err(|e| missing(e, "person"))?;
+        referral.household = person.household;
+        if let Some(visit) = referral.visit {
+            self.require(RecordKind::Visit, visit.0, "visit")?;
+        }
+        Ok(())
+    }
+
+    fn prepare_followup(&self, followup: &mut FollowUp) -> Result<()> {
+        followup.check(&self.check_context())?;
+        let person: Person = self
+            .entity(RecordKind::Person, followup.person.0)
+            .map_err(|e| missing(e, "person"))?;
+        followup.household = person.household;
+        if let Some(referral) = followup.referral {
+            self.require(RecordKind::Referral, referral.0, "referral")?;
+        }
+        Ok(())
+    }
+
+    /// Edits a household; only the fields that change are written.
+    pub fn update_household(
+        &mut self,
+        id: HouseholdId,
+        edit: impl FnOnce(&mut Household) -> Result<(), ValidationError>,
+    ) -> Result<bool> {
+        let (_, after) = self.prepare_update(id.0, edit)?;
+        self.save_update(id.0, &after)
+    }
+
+    /// Edits a person; only the fields that change are written.
+    pub fn update_person(
+        &mut self,
+        id: PersonId,
+        edit: impl FnOnce(&mut Person) -> Result<(), ValidationError>,
+    ) -> Result<bool> {
+        let (before, after) = self.prepare_update::<Person>(id.0, edit)?;
+        if before.household != after.household {
+            // A person may move to another household that this device knows.
+            self.require(RecordKind::Household, after.household.0, "household")?;
+        }
+        self.save_update(id.0, &after)
+    }
+
+    /// Edits a referral: its status only moves forward.
+    pub fn update_referral(
+        &mut self,
+        id: ReferralId,
+        edit: impl FnOnce(&mut Referral) -> Result<(), ValidationError>,
+    ) -> Result<bool> {
+        let (before, after) = self.prepare_update::<Referral>(id.0, edit)?;
+        if after.person != before.person || after.household != before.household {
+            return Err(ValidationError::new(
+                "person",
+                Rule::Consistency,
+                "a referral's person cannot change",
+            )
+            .into());
+        }
+        after.check_transition(&before)?;
+        self.save_update(id.0, &after)
+    }
+
+    /// Edits a follow-up (typically: done, with its outcome).
+    pub fn update_followup(
+        &mut self,
+        id: FollowUpId,
+        edit: impl FnOnce(&mut FollowUp) -> Result<(), ValidationError>,
+    ) -> Result<bool> {
+        let (before, after) = self.prepare_update::<FollowUp>(id.0, edit)?;
+        if after.person != before.person || after.household != before.household {
+            return Err(ValidationError::new(
+                "person",
+                Rule::Consistency,
+                "a follow-up's person cannot change",
+            )
+            .into());
+        }
+        if after.referral != before.referral
+            && let Some(referral) = after.referral
+        {
+            self.require(RecordKind::Referral, referral.0, "referral")?;
+        }
+        self.save_update(id.0, &after)
+    }
+
+    /// Edits any record but a visit with a JSON merge patch (RFC 7396): the patch's fields
+    /// replace the record's, `null` clears an optional one. Returns the record's kind.
+    pub fn update_json(&mut self, id: Uuid, patch: &serde_json::Value) -> Result<RecordKind> {
+        let kind = tables::kind_of(&self.conn, id)?.ok_or(FieldError::NotFound {
+            kind: RecordKind::Household,
+            id,
+        })?;
+        match kind {
+            RecordKind::Household => {
+                self.update_household(HouseholdId(id), |h| apply_patch(h, patch))?
+            }
+            RecordKind::Person => self.update_person(PersonId(id), |p| apply_patch(p, patch))?,
+            RecordKind::Referral => {
+                self.update_referral(ReferralId(id), |r| apply_patch(r, patch))?
+            }
+            RecordKind::FollowUp => {
+                self.update_followup(FollowUpId(id), |f| apply_patch(f, patch))?
+            }
+            RecordKind::Visit => {
+                return Err(ValidationError::new(
+                    "",
+                    Rule::Consistency,
+                    "a visit is recorded once: remove it and record it again",
+                )
+                .into());
+            }
+        };
+        Ok(kind)
+    }
+
+    /// Removes a record (a tombstone that syncs like any edit). Returns its kind.
+    pub fn remove(&mut self, id: Uuid) -> Result<RecordKind> {
+        let kind = tables::kind_of(&self.conn, id)?.ok_or(FieldError::NotFound {
+            kind: RecordKind::Household,
+            id,
+        })?;
+        let mut fields = FieldMap::new();
+        fields.insert(FieldKey::DELETED, Value::Bool(true));
+        self.write_all(vec![(kind, id, fields)])?;
+        Ok(kind)
+    }
+
+    /// The entity before and after `edit`, with the entity's own rules checked.
+    fn prepare_update<E: Entity>(
+        &self,
+        id: Uuid,
+        edit: impl FnOnce(&mut E) -> Result<(), ValidationError>,
+    ) -> Result<(E, E)> {
+        let before: E = self.entity(E::KIND, id)?;
+        let mut after = before.clone();
+        edit(&mut after)?;
+        after.check(&self.check_context())?;
+        Ok((before, after))
+    }
+
+    /// Writes the fields of an edited entity that differ from the record's shown values.
+    fn save_update<E: Entity>(&mut self, id: Uuid, after: &E) -> Result<bool> {
+        Ok(self.write_all(vec![(E::KIND, id, after.to_fields())])? > 0)
+    }
+
+    /// A record's shown fields as its entity; an error if it is missing, removed or damaged.
+    pub(crate) fn entity<E: Entity>(&self, kind: RecordKind, id: Uuid) -> Result<E> {
+        let state =
+            tables::load(&self.conn, kind, id)?.ok_or_else(|| FieldError::not_found(kind, id))?;
+        if state.is_deleted() {
+            return Err(FieldError::not_found(kind, id));
+        }
+        E::from_fields(&state.shown(&policy(kind))).map_err(|e| FieldError::Damaged {
+            kind,
+            id,
+            reason: e.to_string(),
+        })
+    }
+
+    fn exists(&self, kind: RecordKind, id: Uuid) -> Result<bool> {
+        Ok(tables::load(&self.conn, kind, id)?.is_some_and(|s| !s.is_deleted()))
+    }
+
+    /// An input error naming `field` unless a live record of `kind` has this id.
+    fn require(&self, kind: RecordKind, id: Uuid, field: &str) -> Result<()> {
+        if self.exists(kind, id)? {
+            Ok(())
+        } else {
+            Err(ValidationError::new(
+                field,
+                Rule::Unknown,
+                format!("no {kind} with this id on this device"),
+            )
+            .into())
+        }
+    }
+
+    /// Creates new records: nothing to diff against, so every non-null field is written.
+    fn create_all(&mut self, records: Vec<(RecordKind, Uuid, FieldMap)>) -> Result<usize> {
+        self.write_all(records)
+    }
+
+    /// Writes the given fields into their records in one transaction, as one user action.
+    /// Returns how many fields changed; with none, nothing is written at all.
+    pub(crate) fn write_all(
+        &mut self,
+        records: Vec<(RecordKind, Uuid, FieldMap)>,
+    ) -> Result<usize> {
+        let author = self.author()?;
+        let tx = self.conn.transaction()?;
+        let written = write_records(&tx, &self.forms, author, records)?;
+        tx.commit()?;
+        Ok(written)
+    }
+}
+
+/// The write path every action shares: merge fields into each record's state, save it with
+/// its columns, and put it in the outbox under one change number.
+pub(crate) fn write_records(
+    conn: &Connection,
+    forms: &FormRegistry,
+    author: Author,
+    records: Vec<(RecordKind, Uuid, FieldMap)>,
+) -> Result<usize> {
+    let mut seq = None;
+    let mut total = 0;
+    for (kind, id, fields) in records {
+        let mut state = tables::load(conn, kind, id)?.unwrap_or_else(RecordState::new);
+        let written = state.write(author, fields);
+        if written == 0 {
+            continue;
+        }
+        total += written;
+        let seq = match seq {
+            Some(seq) => seq,
+            None => *seq.insert(outbox::next_change_seq(conn)?),
+        };
+        let derived = index::save(conn, kind, id, &state, forms)?;
+        outbox::record(conn, id, kind, seq, derived.priority)?;
+    }
+    Ok(total)
+}
+
+/// Applies a JSON merge patch to an entity through its JSON form, with the entity's rules.
+fn apply_patch<E: Entity>(
+    entity: &mut E,
+    patch: &serde_json::Value,
+) -> Result<(), ValidationError> {
+    if !patch.is_object() {
+        return Err(ValidationError::new(
+            "",
+            Rule::Format,
+            "an update must be a JSON object",
+        ));
+    }
+    let mut json = serde_json::to_value(&*entity).expect("entities serialize to JSON");
+    merge_patch(&mut json, patch);
+    *entity = cageur_model::json::from_value(json)?;
+    Ok(())
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let serde_json::Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    let target = target.as_object_mut().expect("made an object above");
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge_patch(
+                target.entry(key.clone()).or_insert(serde_json::Value::Null),
+                value,
+            );
+        }
+    }
+}
+
+/// Turns "no such record" into an input error naming the field that referred to it.
+fn missing(err: FieldError, field: &str) -> FieldError {
+    match err {
+        FieldError::NotFound { kind, .. } => ValidationError::new(
+            field,
+            Rule::Unknown,
+            format!("no {kind} with this id on this device"),
+        )
+        .into(),
+        other => other,
+    }
+}
+
+fn within(err: FieldError, parent: &str) -> FieldError {
+    match err {
+        FieldError::Invalid(e) => FieldError::Invalid(e.within(parent)),
+        other => other,
+    }
+}
+
+/// Writes a person's resolution of a conflict (see [`RecordState::resolve`]) as one action.
+pub(crate) fn write_records_resolving(
+    conn: &Connection,
+    forms: &FormRegistry,
+    author: Author,
+    kind: RecordKind,
+    id: Uuid,
+    key: FieldKey,
+    value: Value,
+) -> Result<()> {
+    let mut state = tables::load(conn, kind, id)?.ok_or_else(|| FieldError::not_found(kind, id))?;
+    state.resolve(author, key, value);
+    let seq = outbox::next_change_seq(conn)?;
+    let derived = index::save(conn, kind, id, &state, forms)?;
+    outbox::record(conn, id, kind, seq, derived.priority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_replaces_merges_and_clears() {
+        let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": 4});
+        merge_patch(&mut doc, &json!({"a": 5, "b": {"c": null}, "e": null}));
+        assert_eq!(doc, json!({"a": 5, "b": {"d": 3}}));
+    }
+}

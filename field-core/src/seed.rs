@@ -1,0 +1,1 @@
+//! Deterministic synthetic data (see `seed`).

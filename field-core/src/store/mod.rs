@@ -1,0 +1,68 @@
+//! The device's SQLite database: opening it (encrypted, WAL), its schema, the per-kind record
+//! tables and the outbox.
+
+mod key;
+pub(crate) mod outbox;
+pub(crate) mod schema;
+pub(crate) mod tables;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use key::DatabaseKey;
+pub use schema::SCHEMA_VERSION;
+
+use crate::error::{FieldError, Result};
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a committed visit survives a power cut. The default: a visit
+    /// recorded in a house may never be lost.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: in WAL mode, the last commits may be lost on power failure (never
+    /// corrupted). For bulk work such as seeding or rebuilding a replica.
+    Normal,
+}
+
+/// Opens (creating if needed) an encrypted device database and brings its schema up to date.
+///
+/// The key is checked before anything is written: a wrong key, or a file that is not a
+/// SQLCipher database, gives [`FieldError::WrongKey`] and leaves the file untouched.
+pub(crate) fn open(path: &Path, key: &DatabaseKey, durability: Durability) -> Result<Connection> {
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "key", key.pragma_value())?;
+    // The first read decrypts page 1: a wrong key fails here, before any write.
+    if let Err(err) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        return Err(match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => FieldError::WrongKey,
+            _ => FieldError::Storage(err),
+        });
+    }
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    debug_assert_eq!(mode.to_ascii_lowercase(), "wal");
+    set_durability(&conn, durability)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+pub(crate) fn set_durability(conn: &Connection, durability: Durability) -> Result<()> {
+    let level = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", level)?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The outbox: records changed on this device that the server has not acknowledged yet.
+//!
+//! An entry names a record, not a copy of its state: sync sends the record's current state
+//! (state-based merge), which already contains every change made to it. Entries are written
+//! in the transaction of the change itself, so the outbox is exactly as durable as the data.
+
+use cageur_model::RecordKind;
+use rusqlite::{Connection, params};
+use uuid::Uuid;
+
+use crate::error::Result;
+
+/// Sending order: what matters most clinically goes first, so that a connection that drops
+/// after a few seconds has already delivered it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Referrals and visits with a danger sign.
+    Urgent = 0,
+    /// Visits with a flagged finding, follow-ups.
+    Clinical = 1,
+    /// Everything else.
+    Routine = 2,
+}
+
+/// Takes the sequence number of a new user action (all records it changes share it).
+pub(crate) fn next_change_seq(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "UPDATE device SET next_change_seq = next_change_seq + 1 RETURNING next_change_seq - 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Marks a record as changed by action `seq`; keeps the most urgent priority it ever had
+/// until it is acknowledged.
+pub(crate) fn record(
+    conn: &Connection,
+    id: Uuid,
+    kind: RecordKind,
+    seq: i64,
+    priority: Priority,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (record_id, kind, change_seq, priority) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (record_id) DO UPDATE SET
+             change_seq = excluded.change_seq,
+             priority = min(priority, excluded.priority)",
+    )?
+    .execute(params![id.as_bytes(), kind.code(), seq, priority as i64])?;
+    Ok(())
+}
+
+/// How many records wait to be sent.
+pub(crate) fn pending(conn: &Connection) -> Result<u64> {
+    let count: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+    Ok(count.unsigned_abs())
+}
+
+/// Pending records by priority (urgent, clinical, routine).
+pub(crate) fn pending_by_priority(conn: &Connection) -> Result<[u64; 3]> {
+    let mut out = [0u64; 3];
+    let mut stmt =
+        conn.prepare_cached("SELECT priority, count(*) FROM outbox GROUP BY priority")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (priority, count) = row?;
+        if let Some(slot) = usize::try_from(priority).ok().and_then(|p| out.get_mut(p)) {
+            *slot = count.unsigned_abs();
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,227 @@
+//! The device database's schema and its migrations: the one place that brings a database to
+//! the current version.
+//!
+//! Each migration runs in the same transaction as the `user_version` bump, so a crash leaves
+//! the database at the old version or the new one, never between. A database newer than this
+//! code is refused untouched (it may hold unsynced visits an older app would damage).
+
+use rusqlite::{Connection, Transaction};
+
+use crate::error::{FieldError, Result};
+
+/// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
+/// Append only; never edit one that has shipped.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this code writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Version 1. Each kind of record has its own table: the CRDT state as a compact blob (the
+/// envelope of `cageur_protocol`), beside the typed query columns that search and the
+/// worklist use. Query columns are derived from the state on every write and never read back
+/// into it. `live` is 0 for a record that is removed or merged into another.
+const V1: &str = r#"
+CREATE TABLE device (
+    singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+    device_number   INTEGER NOT NULL,
+    puskesmas       TEXT,
+    team            TEXT,
+    next_change_seq INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE workers (
+    worker  INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL,
+    role    INTEGER NOT NULL
+);
+
+-- Who is working on the device now: every change is stamped with them.
+CREATE TABLE current_worker (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    worker    INTEGER NOT NULL REFERENCES workers (worker)
+);
+
+-- Screening forms published by the health office after this app was built.
+CREATE TABLE forms (
+    form_id    TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (form_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE households (
+    id          BLOB PRIMARY KEY,
+    state       BLOB NOT NULL,
+    live        INTEGER NOT NULL,
+    merged_into BLOB,
+    conflicts   INTEGER NOT NULL,
+    kk          INTEGER,
+    puskesmas   TEXT,
+    kelurahan   TEXT,
+    rw          INTEGER,
+    rt          INTEGER
+) WITHOUT ROWID;
+CREATE INDEX households_kk ON households (kk) WHERE live;
+CREATE INDEX households_area ON households (kelurahan, rw, rt) WHERE live;
+
+CREATE TABLE persons (
+    id          BLOB PRIMARY KEY,
+    state       BLOB NOT NULL,
+    live        INTEGER NOT NULL,
+    merged_into BLOB,
+    conflicts   INTEGER NOT NULL,
+    household   BLOB,
+    nik         INTEGER,
+    name_key    TEXT
+) WITHOUT ROWID;
+CREATE INDEX persons_household ON persons (household);
+CREATE INDEX persons_nik ON persons (nik) WHERE live AND nik IS NOT NULL;
+CREATE INDEX persons_name ON persons (name_key) WHERE live;
+
+CREATE TABLE visits (
+    id          BLOB PRIMARY KEY,
+    state       BLOB NOT NULL,
+    live        INTEGER NOT NULL,
+    merged_into BLOB,
+    conflicts   INTEGER NOT NULL,
+    household   BLOB,
+    visited_on  INTEGER,
+    seen        INTEGER NOT NULL,
+    flagged     INTEGER NOT NULL,
+    urgent      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX visits_household ON visits (household, visited_on) WHERE live;
+
+CREATE TABLE referrals (
+    id          BLOB PRIMARY KEY,
+    state       BLOB NOT NULL,
+    live        INTEGER NOT NULL,
+    merged_into BLOB,
+    conflicts   INTEGER NOT NULL,
+    person      BLOB,
+    household   BLOB,
+    status      INTEGER,
+    urgent      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX referrals_open ON referrals (household) WHERE live AND status IN (1, 2, 3);
+
+CREATE TABLE followups (
+    id          BLOB PRIMARY KEY,
+    state       BLOB NOT NULL,
+    live        INTEGER NOT NULL,
+    merged_into BLOB,
+    conflicts   INTEGER NOT NULL,
+    person      BLOB,
+    household   BLOB,
+    due         INTEGER,
+    done        INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX followups_due ON followups (due) WHERE live AND NOT done;
+
+-- Records with a same-field conflict waiting for a person (usually none).
+CREATE INDEX households_conflicts ON households (id) WHERE conflicts > 0;
+CREATE INDEX persons_conflicts ON persons (id) WHERE conflicts > 0;
+CREATE INDEX visits_conflicts ON visits (id) WHERE conflicts > 0;
+CREATE INDEX referrals_conflicts ON referrals (id) WHERE conflicts > 0;
+CREATE INDEX followups_conflicts ON followups (id) WHERE conflicts > 0;
+
+-- Records changed here and not yet acknowledged by the server. Written in the same
+-- transaction as the change itself, so it survives a crash at any point. Records changed by
+-- one user action share a change_seq: they travel together.
+CREATE TABLE outbox (
+    record_id  BLOB PRIMARY KEY,
+    kind       INTEGER NOT NULL,
+    change_seq INTEGER NOT NULL,
+    priority   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX outbox_order ON outbox (priority, change_seq);
+"#;
+
+/// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(FieldError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        apply(&tx, from as u32, sql)?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+fn apply(tx: &Transaction<'_>, from: u32, sql: &str) -> Result<()> {
+    tx.execute_batch(sql)?;
+    tx.pragma_update(None, "user_version", from + 1)?;
+    Ok(())
+}
+
+/// Migrates to exactly `version`: lets tests build a database as an earlier release made it.
+#[cfg(test)]
+pub(crate) fn migrate_to(conn: &mut Connection, version: u32) -> Result<()> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (from, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(version as usize)
+        .skip(found as usize)
+    {
+        let tx = conn.transaction()?;
+        apply(&tx, from as u32, sql)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything SQLite knows of a schema, in a stable order.
+    fn schema_of(conn: &Connection) -> Vec<(String, String, Option<String>)> {
+        let mut stmt = conn
+            .prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn upgrading_from_every_earlier_version_gives_the_fresh_schema() {
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+        for version in 0..SCHEMA_VERSION {
+            let mut old = Connection::open_in_memory().unwrap();
+            migrate_to(&mut old, version).unwrap();
+            let found = migrate(&mut old).unwrap();
+            assert_eq!(found, version);
+            assert_eq!(schema_of(&old), schema_of(&fresh), "upgrade from v{version}");
+            let now: u32 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(now, SCHEMA_VERSION);
+        }
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, FieldError::SchemaTooNew { .. }));
+        assert!(schema_of(&conn).is_empty());
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let before = schema_of(&conn);
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+        assert_eq!(schema_of(&conn), before);
+    }
+}

@@ -1,0 +1,166 @@
+//! Reading and writing records: one table per kind, the state blob beside query columns.
+
+use cageur_model::RecordKind;
+use cageur_protocol::RecordState;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use crate::error::{FieldError, Result};
+
+/// The table that holds records of `kind`.
+pub(crate) fn table(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Household => "households",
+        RecordKind::Person => "persons",
+        RecordKind::Visit => "visits",
+        RecordKind::Referral => "referrals",
+        RecordKind::FollowUp => "followups",
+    }
+}
+
+/// Columns every record table has, derived from the state.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Common {
+    /// Neither removed nor merged into another record.
+    pub live: bool,
+    pub merged_into: Option<Uuid>,
+    /// Fields in conflict.
+    pub conflicts: u32,
+}
+
+/// The query columns of one record, by kind. Derived from its shown fields on every write.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Columns {
+    Household {
+        kk: Option<i64>,
+        puskesmas: Option<String>,
+        kelurahan: Option<String>,
+        rw: Option<i64>,
+        rt: Option<i64>,
+    },
+    Person {
+        household: Option<Uuid>,
+        nik: Option<i64>,
+        name_key: Option<String>,
+    },
+    Visit {
+        household: Option<Uuid>,
+        visited_on: Option<i32>,
+        /// Somebody was seen (outcome `visited`).
+        seen: bool,
+        /// A screening raised a flag.
+        flagged: bool,
+        /// A screening raised an urgent flag (a danger sign).
+        urgent: bool,
+    },
+    Referral {
+        person: Option<Uuid>,
+        household: Option<Uuid>,
+        status: Option<i64>,
+        urgent: bool,
+    },
+    FollowUp {
+        person: Option<Uuid>,
+        household: Option<Uuid>,
+        due: Option<i32>,
+        done: bool,
+    },
+}
+
+/// The stored state of a record, or `None` if there is none.
+pub(crate) fn load(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Option<RecordState>> {
+    let sql = format!("SELECT state FROM {} WHERE id = ?1", table(kind));
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached(&sql)?
+        .query_row([id.as_bytes()], |r| r.get(0))
+        .optional()?;
+    bytes
+        .map(|b| {
+            RecordState::decode(&b).map_err(|e| FieldError::Damaged {
+                kind,
+                id,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// Writes a record's state and query columns, replacing what was there.
+pub(crate) fn save(
+    conn: &Connection,
+    id: Uuid,
+    state: &RecordState,
+    common: &Common,
+    columns: &Columns,
+) -> Result<()> {
+    let state = state.encode();
+    let id = id.as_bytes().as_slice();
+    let merged = common.merged_into.map(|m| *m.as_bytes());
+    let merged = merged.as_ref().map(|m| m.as_slice());
+    let (live, conflicts) = (common.live, common.conflicts);
+    let uuid = |u: &Option<Uuid>| u.map(|u| u.as_bytes().to_vec());
+    match columns {
+        Columns::Household { kk, puskesmas, kelurahan, rw, rt } => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO households
+                 (id, state, live, merged_into, conflicts, kk, puskesmas, kelurahan, rw, rt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![id, state, live, merged, conflicts, kk, puskesmas, kelurahan, rw, rt])?,
+        Columns::Person { household, nik, name_key } => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO persons
+                 (id, state, live, merged_into, conflicts, household, nik, name_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![id, state, live, merged, conflicts, uuid(household), nik, name_key])?,
+        Columns::Visit { household, visited_on, seen, flagged, urgent } => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO visits
+                 (id, state, live, merged_into, conflicts, household, visited_on, seen, flagged, urgent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                id, state, live, merged, conflicts, uuid(household), visited_on, seen, flagged, urgent
+            ])?,
+        Columns::Referral { person, household, status, urgent } => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO referrals
+                 (id, state, live, merged_into, conflicts, person, household, status, urgent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                id, state, live, merged, conflicts, uuid(person), uuid(household), status, urgent
+            ])?,
+        Columns::FollowUp { person, household, due, done } => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO followups
+                 (id, state, live, merged_into, conflicts, person, household, due, done)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                id, state, live, merged, conflicts, uuid(person), uuid(household), due, done
+            ])?,
+    };
+    Ok(())
+}
+
+/// Which kind of record has this id, if any (ids are unique across kinds).
+pub(crate) fn kind_of(conn: &Connection, id: Uuid) -> Result<Option<RecordKind>> {
+    for kind in RecordKind::ALL {
+        let sql = format!("SELECT 1 FROM {} WHERE id = ?1", table(*kind));
+        let found: Option<i64> = conn
+            .prepare_cached(&sql)?
+            .query_row([id.as_bytes()], |r| r.get(0))
+            .optional()?;
+        if found.is_some() {
+            return Ok(Some(*kind));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads a UUID stored as a 16-byte blob.
+pub(crate) fn uuid_from_blob(bytes: &[u8]) -> Option<Uuid> {
+    Uuid::from_slice(bytes).ok()
+}

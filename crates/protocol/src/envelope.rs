@@ -1,27 +1,33 @@
 //! The versioned binary form of a [`RecordState`], as stored on devices and server and sent
 //! between them.
 //!
-//! Layout: one format byte ([`FORMAT_V1`]), then the state as postcard. The derived serde
-//! format of `crdts` is not promised stable between its releases, so the payload is defined by
-//! our own mirror types ([`MapV1`] and friends), which serialize to exactly the bytes of
-//! `crdts` 7.3.2's types (golden-byte tests pin both). If a future `crdts` changes its format,
-//! decoding still goes through the mirror, and a new format byte marks the new layout.
+//! Layout: one format byte ([`FORMAT_V1`]), then the state as postcard: the record clock, then
+//! each field's register. The derived serde format of `crdts` is not promised stable between
+//! its releases, so the payload is defined by our own mirror types (`RecordV1` and friends);
+//! each register is carried through `crdts`' serde form, which golden-byte tests pin. If a
+//! future `crdts` changes that form, decoding still goes through the mirror, and a new format
+//! byte marks any new layout.
 //!
 //! Encoding is canonical: the values of each multi-value register are sorted, so two replicas
 //! that hold the same state produce the same bytes, whatever order merges happened in (digests
 //! of states can then be compared to verify replicas).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use cageur_model::{FieldKey, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::DeviceNumber;
 use crate::cell::Cell;
-use crate::record::{FieldCrdt, RecordState};
+use crate::record::{RecordState, Register};
 
 /// Format byte of the first layout.
 pub const FORMAT_V1: u8 = 1;
+
+/// Largest clock counter accepted: far above any real count of writes (a device writing a
+/// record every millisecond for a century stays below 2^42), and far from `u64::MAX`, where
+/// incrementing would overflow.
+pub const MAX_COUNTER: u64 = 1 << 48;
 
 /// Largest encoded state accepted: a visit with every screening of a family of eight is a few
 /// KB; anything near this limit is damage or abuse.
@@ -50,28 +56,30 @@ struct RegisterV1 {
     vals: Vec<(VClockV1, Cell)>,
 }
 
+/// A record: its clock, then each field's register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct EntryV1 {
+struct RecordV1 {
     clock: VClockV1,
-    val: RegisterV1,
-}
-
-/// Mirror of `crdts::Map<FieldKey, MVReg<Cell, u32>, u32>` 7.3.2.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct MapV1 {
-    clock: VClockV1,
-    entries: BTreeMap<FieldKey, EntryV1>,
-    /// Pending removes. Always empty: records are never removed with `Map::rm`.
-    deferred: Vec<(VClockV1, BTreeSet<FieldKey>)>,
+    fields: BTreeMap<FieldKey, RegisterV1>,
 }
 
 impl RecordState {
     /// The canonical envelope bytes of this state.
     pub fn encode(&self) -> Vec<u8> {
-        let mut mirror = to_mirror(&self.map);
-        for entry in mirror.entries.values_mut() {
-            entry.val.vals.sort();
-        }
+        let mirror = RecordV1 {
+            clock: VClockV1 {
+                dots: self.clock.dots.clone(),
+            },
+            fields: self
+                .fields
+                .iter()
+                .map(|(key, register)| {
+                    let mut register = to_mirror(register);
+                    register.vals.sort();
+                    (*key, register)
+                })
+                .collect(),
+        };
         let mut out = vec![FORMAT_V1];
         // Serializing owned, in-memory data into a Vec cannot fail.
         out.extend(postcard::to_allocvec(&mirror).expect("encoding a record state to memory"));
@@ -88,7 +96,7 @@ impl RecordState {
         if format != FORMAT_V1 {
             return Err(EnvelopeError::UnknownFormat(format));
         }
-        let (mirror, rest): (MapV1, _) = postcard::take_from_bytes(payload)
+        let (mirror, rest): (RecordV1, _) = postcard::take_from_bytes(payload)
             .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(EnvelopeError::Malformed(format!(
@@ -97,28 +105,44 @@ impl RecordState {
             )));
         }
         check(&mirror)?;
+        let mut fields = BTreeMap::new();
+        for (key, register) in &mirror.fields {
+            fields.insert(*key, from_mirror(register)?);
+        }
         Ok(RecordState {
-            map: from_mirror(&mirror)?,
+            clock: crdts::VClock {
+                dots: mirror.clock.dots,
+            },
+            fields,
         })
     }
 }
 
 /// The invariants our writes keep; a state that breaks one was not made by this code.
-fn check(mirror: &MapV1) -> Result<(), EnvelopeError> {
+fn check(mirror: &RecordV1) -> Result<(), EnvelopeError> {
     let malformed = |what: &str| Err(EnvelopeError::Malformed(what.to_owned()));
-    if !mirror.deferred.is_empty() {
-        return malformed("pending removes are never written");
+    if mirror
+        .clock
+        .dots
+        .values()
+        .any(|c| *c == 0 || *c > MAX_COUNTER)
+    {
+        return malformed("a clock counter is zero or implausibly large");
     }
-    for entry in mirror.entries.values() {
-        if entry.val.vals.is_empty() {
+    for register in mirror.fields.values() {
+        if register.vals.is_empty() {
             return malformed("a field has no value");
         }
-        if !dominated(&entry.clock, &mirror.clock) {
-            return malformed("a field's clock is ahead of its record's");
-        }
-        for (clock, cell) in &entry.val.vals {
-            if !dominated(clock, &mirror.clock) {
-                return malformed("a value's clock is ahead of its record's");
+        for (i, (clock, cell)) in register.vals.iter().enumerate() {
+            if clock.dots.is_empty() || !dominated(clock, &mirror.clock) {
+                return malformed("a value's clock is empty or ahead of its record's");
+            }
+            // Values of one register are concurrent: none may dominate another.
+            if register.vals[..i]
+                .iter()
+                .any(|(other, _)| dominated(clock, other) || dominated(other, clock))
+            {
+                return malformed("a field holds a value that another one supersedes");
             }
             if let Value::Codes(codes) = &cell.value
                 && codes.windows(2).any(|w| w[0] >= w[1])
@@ -137,13 +161,13 @@ fn dominated(small: &VClockV1, big: &VClockV1) -> bool {
         .all(|(actor, counter)| big.dots.get(actor).is_some_and(|c| c >= counter))
 }
 
-/// `crdts`' state as the mirror: both serialize to the same postcard bytes.
-fn to_mirror(map: &FieldCrdt) -> MapV1 {
-    let bytes = postcard::to_allocvec(map).expect("encoding a record state to memory");
+/// A register as the mirror: both serialize to the same postcard bytes.
+fn to_mirror(register: &Register) -> RegisterV1 {
+    let bytes = postcard::to_allocvec(register).expect("encoding a register to memory");
     postcard::from_bytes(&bytes).expect("the mirror types match crdts 7.3.2's serde layout")
 }
 
-fn from_mirror(mirror: &MapV1) -> Result<FieldCrdt, EnvelopeError> {
-    let bytes = postcard::to_allocvec(mirror).expect("encoding a record state to memory");
+fn from_mirror(mirror: &RegisterV1) -> Result<Register, EnvelopeError> {
+    let bytes = postcard::to_allocvec(mirror).expect("encoding a register to memory");
     postcard::from_bytes(&bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))
 }

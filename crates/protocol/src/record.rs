@@ -1,35 +1,42 @@
 //! [`RecordState`]: one record as a CRDT, so that any number of devices can edit it offline and
 //! always converge.
 //!
-//! The state is a `crdts::Map` from field number to a multi-value register (`MVReg`) of
-//! [`Cell`]s, keyed by the device (actor) that wrote it:
+//! The state is a record clock (`crdts::VClock`) and, per field number, a multi-value register
+//! (`crdts::MVReg`) of [`Cell`]s, keyed by the device (actor) that wrote it:
 //! - concurrent edits to *different* fields touch different registers, so both survive;
 //! - concurrent edits to the *same* field leave several values in its register: a conflict
 //!   that a person resolves by writing a value that has seen them all (the resolution syncs
 //!   like any edit); until then every replica shows the same value, chosen by
 //!   [`Cell`]'s display order;
-//! - removal is a tombstone field ([`FieldKey::DELETED`]), never `Map::rm`, whose
-//!   reset-remove semantics would resurrect part of a record edited concurrently.
+//! - removal is a tombstone field ([`FieldKey::DELETED`]): fields are never removed.
 //!
-//! Replicas exchange and merge whole states (`CvRDT::merge`), never ops: `Map::apply` silently
-//! drops an op that arrives out of order, and state merge is commutative, associative and
-//! idempotent whatever order states arrive in.
+//! Why not `crdts::Map`: its state merge applies reset-remove to the values of a field that the
+//! other state lacks, trimming their clocks; an older state arriving later then resurrects an
+//! overwritten value, and merge is neither idempotent nor associative (found by our property
+//! tests). With no removal, the record is simply a product of registers: merging is merging
+//! each register and the clock, which is commutative, associative and idempotent.
+//!
+//! Replicas exchange and merge whole states, never ops: an op that arrives out of order would
+//! need sequencing of its own, while states can arrive in any order, any number of times.
 
 use std::collections::BTreeMap;
 
 use cageur_model::{FieldKey, FieldMap, Value};
-use crdts::{CmRDT, CvRDT, MVReg, Map};
+use crdts::ctx::AddCtx;
+use crdts::{CmRDT, CvRDT, MVReg, VClock};
 
 use crate::DeviceNumber;
 use crate::cell::{Author, Cell};
 
 pub(crate) type Register = MVReg<Cell, DeviceNumber>;
-pub(crate) type FieldCrdt = Map<FieldKey, Register, DeviceNumber>;
 
 /// One record's replicated state.
 #[derive(Debug, Clone, Default)]
 pub struct RecordState {
-    pub(crate) map: FieldCrdt,
+    /// Every write this state has seen, as (device, counter) dots.
+    pub(crate) clock: VClock<DeviceNumber>,
+    /// Each field's register. Every value's clock is dominated by `clock`.
+    pub(crate) fields: BTreeMap<FieldKey, Register>,
 }
 
 /// A field's value as a replica shows it, and the concurrent values still in conflict.
@@ -101,16 +108,32 @@ impl RecordState {
         self.put(field, Cell::new(value, lamport, author));
     }
 
+    /// Writes `cell` with a new dot of its device; its clock is the whole record clock, so it
+    /// supersedes every value this state holds for the field.
     fn put(&mut self, key: FieldKey, cell: Cell) {
-        let ctx = self.map.read_ctx().derive_add_ctx(cell.device);
-        let op = self.map.update(key, ctx, |reg, ctx| reg.write(cell, ctx));
-        self.map.apply(op);
-        debug_assert_eq!(self.registers().get(&key).map(Vec::len), Some(1));
+        let dot = self.clock.inc(cell.device);
+        self.clock.apply(dot);
+        let ctx = AddCtx {
+            clock: self.clock.clone(),
+            dot,
+        };
+        let register = self.fields.entry(key).or_default();
+        let op = register.write(cell, ctx);
+        register.apply(op);
+        debug_assert_eq!(register.read().val.len(), 1);
     }
 
     /// Merges another replica's state of the same record into this one.
     pub fn merge(&mut self, other: RecordState) {
-        self.map.merge(other.map);
+        for (key, register) in other.fields {
+            match self.fields.get_mut(&key) {
+                Some(mine) => mine.merge(register),
+                None => {
+                    self.fields.insert(key, register);
+                }
+            }
+        }
+        self.clock.merge(other.clock);
     }
 
     /// One above every stamp in the record.
@@ -126,12 +149,9 @@ impl RecordState {
     /// Every field's concurrent cells, each list sorted greatest display order first and
     /// without duplicates.
     fn registers(&self) -> BTreeMap<FieldKey, Vec<Cell>> {
-        self.map
+        self.fields
             .iter()
-            .map(|entry| {
-                let (key, reg) = entry.val;
-                (*key, sorted_cells(reg))
-            })
+            .map(|(key, reg)| (*key, sorted_cells(reg)))
             .collect()
     }
 
@@ -141,8 +161,8 @@ impl RecordState {
 
     /// The state of one field, or `None` if it was never written.
     pub fn field(&self, key: FieldKey, policy: &dyn SettlePolicy) -> Option<FieldState> {
-        let reg = self.map.get(&key).val?;
-        field_state(key, sorted_cells(&reg), policy)
+        let reg = self.fields.get(&key)?;
+        field_state(key, sorted_cells(reg), policy)
     }
 
     /// Every field as shown to the user.
@@ -180,15 +200,13 @@ impl RecordState {
 
     /// The devices that have written to this record.
     pub fn writers(&self) -> Vec<DeviceNumber> {
-        self.map.read_ctx().add_clock.dots.keys().copied().collect()
+        self.clock.dots.keys().copied().collect()
     }
 
     /// Whether this state already contains everything in `other` (merging it would change
     /// nothing): how a receiver tells a new state from one it has seen.
     pub fn contains(&self, other: &RecordState) -> bool {
-        let mine = self.map.read_ctx().add_clock;
-        let theirs = other.map.read_ctx().add_clock;
-        mine >= theirs
+        self.clock >= other.clock
     }
 }
 

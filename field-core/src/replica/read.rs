@@ -209,6 +209,17 @@ impl Replica {
             .collect()
     }
 
+    /// How many live records of each kind the replica holds.
+    pub fn counts(&self) -> Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for kind in RecordKind::ALL {
+            let sql = format!("SELECT count(*) FROM {} WHERE live", tables::table(*kind));
+            let n: i64 = self.conn.query_row(&sql, [], |r| r.get(0))?;
+            out.insert(kind.to_string(), n.unsigned_abs());
+        }
+        Ok(out)
+    }
+
     /// The members of a household (and of households merged into it).
     pub fn members(&self, household: Uuid) -> Result<Vec<SearchHit>> {
         let mut households = vec![household];

@@ -39,6 +39,8 @@ pub(crate) fn open(path: &Path, key: &DatabaseKey, durability: Durability) -> Re
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    // SQLCipher logs a failed decryption on stderr; a wrong key is reported as our error.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE")?;
     conn.pragma_update(None, "key", key.pragma_value())?;
     // The first read decrypts page 1: a wrong key fails here, before any write.
     if let Err(err) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {

@@ -201,8 +201,14 @@ mod tests {
             migrate_to(&mut old, version).unwrap();
             let found = migrate(&mut old).unwrap();
             assert_eq!(found, version);
-            assert_eq!(schema_of(&old), schema_of(&fresh), "upgrade from v{version}");
-            let now: u32 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(
+                schema_of(&old),
+                schema_of(&fresh),
+                "upgrade from v{version}"
+            );
+            let now: u32 = old
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(now, SCHEMA_VERSION);
         }
     }
@@ -210,7 +216,8 @@ mod tests {
     #[test]
     fn a_newer_database_is_refused_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         let err = migrate(&mut conn).unwrap_err();
         assert!(matches!(err, FieldError::SchemaTooNew { .. }));
         assert!(schema_of(&conn).is_empty());

@@ -1,0 +1,75 @@
+//! Printing results for people (tables) or scripts (`--json`), and errors with exit codes.
+
+use std::process::ExitCode;
+
+use field_core::FieldError;
+use field_core::model::ValidationError;
+use serde::Serialize;
+
+/// Exit code of a refused input (a rule broken, a record not found).
+const EXIT_INVALID: u8 = 2;
+/// Exit code of any other failure.
+const EXIT_FAILURE: u8 = 1;
+
+/// Prints a value as pretty JSON.
+pub fn json<T: Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("output serializes")
+    );
+}
+
+/// Prints rows as aligned columns under a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+/// Reports an error on standard error and gives the exit code for it.
+pub fn report_error(err: &anyhow::Error, json: bool) -> ExitCode {
+    let validation =
+        err.downcast_ref::<ValidationError>()
+            .or_else(|| match err.downcast_ref::<FieldError>() {
+                Some(FieldError::Invalid(v)) => Some(v),
+                _ => None,
+            });
+    let not_found = matches!(
+        err.downcast_ref::<FieldError>(),
+        Some(FieldError::NotFound { .. })
+    );
+    if json {
+        let body = match validation {
+            Some(v) => {
+                serde_json::json!({"error": {"field": v.field, "rule": v.rule, "message": v.message}})
+            }
+            None => serde_json::json!({"error": {"message": format!("{err:#}")}}),
+        };
+        eprintln!("{body}");
+    } else {
+        match validation {
+            Some(v) => eprintln!("error: invalid input: {} ({:?})", v, v.rule),
+            None => eprintln!("error: {err:#}"),
+        }
+    }
+    if validation.is_some() || not_found {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    }
+}

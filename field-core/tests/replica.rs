@@ -97,6 +97,14 @@ fn invalid_input_names_the_field_and_writes_nothing() {
         "{err:?}"
     );
 
+    let mut future = visit_json(hh, Uuid::now_v7(), Uuid::now_v7());
+    future["visit"]["visited_at"] = json!("2027-01-01T09:00:00+07:00");
+    let err = d.replica.record_visit(parse(future)).unwrap_err();
+    assert!(
+        matches!(&err, FieldError::Invalid(v) if v.field == "visit.visited_at"),
+        "{err:?}"
+    );
+
     let mut implausible = visit_json(hh, Uuid::now_v7(), Uuid::now_v7());
     implausible["visit"]["screenings"][0]["values"]["systolic"] = json!(20);
     let err = d.replica.record_visit(parse(implausible)).unwrap_err();

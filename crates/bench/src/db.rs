@@ -59,7 +59,7 @@ pub fn set_durability(conn: &Connection, durability: Durability) -> rusqlite::Re
 pub struct FileSize {
     /// The main file's length on disk.
     pub file_bytes: u64,
-    /// `page_count * page_size`: what SQLite itself counts (without SQLCipher's header).
+    /// `page_count * page_size`: what SQLite counts (the file size, once checkpointed).
     pub page_bytes: u64,
     /// Pages on the free list (bytes the file holds but no table uses).
     pub free_pages: u64,

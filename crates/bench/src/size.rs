@@ -9,10 +9,10 @@ use field_core::Durability;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::Result;
 use crate::db::{self, FileSize};
 use crate::plain::{Layout, PlainStore};
 use crate::seeded::Seeded;
-use crate::{Result, visit};
 
 /// Rows per transaction of the plain bulk load.
 pub const PLAIN_BATCH: usize = 1_000;
@@ -35,8 +35,14 @@ pub struct SizeReport {
 }
 
 impl SizeReport {
+    /// Our file over the plain one: the figure the target is about.
     pub fn ratio(&self) -> f64 {
         self.ours.file_bytes as f64 / self.plain.file_bytes as f64
+    }
+
+    /// Our file over the plain rowid table.
+    pub fn ratio_rowid(&self) -> f64 {
+        self.ours.file_bytes as f64 / self.plain_rowid.file_bytes as f64
     }
 
     pub fn print(&self) {
@@ -52,22 +58,22 @@ impl SizeReport {
             self.records as f64 / secs
         );
         println!(
-            "  plain load          {:>8.1} s   {:>8.0} rows/s   ({PLAIN_BATCH} rows per transaction, {}; for scale, not like for like)",
+            "  plain load          {:>8.1} s   {:>8.0} rows/s   ({PLAIN_BATCH} rows per transaction, \
+             NORMAL; for scale, not like for like)",
             plain_secs,
             self.records as f64 / plain_secs,
-            visit::name(Durability::Normal),
         );
         println!(
-            "  {:<18} {:>12} {:>14} {:>11} {:>14}",
+            "  {:<24} {:>12} {:>15} {:>10} {:>13}",
             "", "file bytes", "page_count*size", "free pages", "bytes/record"
         );
         for (label, size) in [
             ("field-core", &self.ours),
-            ("plain JSON rows", &self.plain),
-            ("  (rowid table)", &self.plain_rowid),
+            ("plain, WITHOUT ROWID", &self.plain),
+            ("plain, rowid table", &self.plain_rowid),
         ] {
             println!(
-                "  {:<18} {:>12} {:>14} {:>11} {:>14.0}",
+                "  {:<24} {:>12} {:>15} {:>10} {:>13.0}",
                 label,
                 size.file_bytes,
                 size.page_bytes,
@@ -77,9 +83,14 @@ impl SizeReport {
         }
         let met = self.ratio() <= TARGET_RATIO;
         println!(
-            "  ratio (ours / plain): {:.2}x   target <= {TARGET_RATIO:.1}x {}",
+            "  ratio ours / plain WITHOUT ROWID: {:.2}x   target <= {TARGET_RATIO:.1}x {}",
             self.ratio(),
             if met { "met" } else { "NOT met" }
+        );
+        println!(
+            "  ratio ours / plain rowid table:   {:.2}x   (reference: the compact way to store \
+             rows this large)",
+            self.ratio_rowid()
         );
         println!(
             "  outbox: {} rows = {:.0}% of records (seeded data is all pending)",
@@ -102,6 +113,7 @@ impl SizeReport {
             "plain_batch_rows": PLAIN_BATCH,
             "plain_load_seconds": self.plain_load_time.as_secs_f64(),
             "ratio": self.ratio(),
+            "ratio_rowid_table": self.ratio_rowid(),
             "target_max_ratio": TARGET_RATIO,
         })
     }

@@ -33,7 +33,8 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The median of values (the lower middle one for an even count); `None` when empty.
+/// The index of the median item by `key` (the lower middle one for an even count); `None`
+/// when there are no items.
 pub fn median_index<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Option<usize> {
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&i| key(&items[i]));

@@ -149,7 +149,7 @@ pub fn run(config: VisitConfig) -> Result<VisitReport> {
     for durability in durabilities {
         replica.set_durability(durability)?;
         plain.set_durability(durability)?;
-        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let (mut ours_times, mut plain_times) = (Vec::new(), Vec::new());
         for (i, (f, g)) in families.by_ref().take(per_durability).enumerate() {
             // Alternate which side goes first, so neither always follows the other's fsync.
             let (t_ours, t_plain) = if i % 2 == 0 {
@@ -160,14 +160,14 @@ pub fn run(config: VisitConfig) -> Result<VisitReport> {
                 (time_ours(&mut replica, &f)?, t)
             };
             if i >= config.warmup {
-                a.push(t_ours);
-                b.push(t_plain);
+                ours_times.push(t_ours);
+                plain_times.push(t_plain);
             }
         }
         runs.push(VisitRun {
             durability,
-            ours: Summary::of(&a),
-            plain: Summary::of(&b),
+            ours: Summary::of(&ours_times),
+            plain: Summary::of(&plain_times),
         });
     }
     Ok(VisitReport {

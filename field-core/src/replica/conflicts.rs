@@ -114,9 +114,19 @@ impl Replica {
             Resolution::Value(json) => self.checked_value(kind, conflict.field, &fields, json)?,
         };
         let author = self.author()?;
+        let seq = self.next_change_seq;
         let tx = self.conn.transaction()?;
-        write_records_resolving(&tx, &self.forms, author, kind, id, conflict.field, value)?;
+        write_records_resolving(
+            &tx,
+            &self.forms,
+            author,
+            seq,
+            (kind, id),
+            conflict.field,
+            value,
+        )?;
         tx.commit()?;
+        self.next_change_seq += 1;
         Ok(())
     }
 

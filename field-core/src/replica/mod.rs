@@ -81,6 +81,10 @@ pub struct Replica {
     device: DeviceInfo,
     pub(crate) forms: FormRegistry,
     clock: Box<dyn Clock>,
+    /// Who is working now (mirrors `current_worker`, read on every change).
+    worker: Option<Worker>,
+    /// The change number the next user action takes; advanced only when one commits.
+    pub(crate) next_change_seq: i64,
 }
 
 impl std::fmt::Debug for Replica {
@@ -119,11 +123,15 @@ impl Replica {
     fn from_conn(conn: Connection, clock: Box<dyn Clock>) -> Result<Self> {
         let device = read_device(&conn)?.ok_or(FieldError::NotInitialised)?;
         let forms = load_forms(&conn)?;
+        let worker = read_worker(&conn)?;
+        let next_change_seq = store::outbox::first_free_change_seq(&conn)?;
         Ok(Self {
             conn,
             device,
             forms,
             clock,
+            worker,
+            next_change_seq,
         })
     }
 
@@ -176,31 +184,22 @@ impl Replica {
             [worker.id],
         )?;
         tx.commit()?;
+        self.worker = Some(Worker {
+            id: worker.id,
+            name: name.to_owned(),
+            role: worker.role,
+        });
         Ok(())
     }
 
     /// The health worker working now, if one is set.
     pub fn current_worker(&self) -> Result<Option<Worker>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT w.worker, w.name, w.role FROM current_worker c JOIN workers w USING (worker)",
-                [],
-                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, u8>(2)?)),
-            )
-            .optional()?;
-        Ok(row.and_then(|(id, name, role)| {
-            Some(Worker {
-                id,
-                name,
-                role: Role::from_code(role)?,
-            })
-        }))
+        Ok(self.worker.clone())
     }
 
     /// The author of a change made now.
     fn author(&self) -> Result<Author> {
-        let worker = self.current_worker()?.ok_or(FieldError::NoWorker)?;
+        let worker = self.worker.as_ref().ok_or(FieldError::NoWorker)?;
         Ok(Author {
             device: self.device.number,
             worker: worker.id,
@@ -244,6 +243,29 @@ fn read_device(conn: &Connection) -> Result<Option<DeviceInfo>> {
             },
         )
         .optional()?)
+}
+
+fn read_worker(conn: &Connection) -> Result<Option<Worker>> {
+    let row = conn
+        .query_row(
+            "SELECT w.worker, w.name, w.role FROM current_worker c JOIN workers w USING (worker)",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u8>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(row.and_then(|(id, name, role)| {
+        Some(Worker {
+            id,
+            name,
+            role: Role::from_code(role)?,
+        })
+    }))
 }
 
 fn load_forms(conn: &Connection) -> Result<FormRegistry> {

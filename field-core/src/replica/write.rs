@@ -4,7 +4,7 @@
 use cageur_model::forms::FormRegistry;
 use cageur_model::{
     Entity, FieldKey, FieldMap, FollowUp, FollowUpId, Household, HouseholdId, Person, PersonId,
-    RecordKind, Referral, ReferralId, Rule, ValidationError, Value, Visit, VisitId,
+    RecordKind, Referral, ReferralId, ReferralStatus, Rule, ValidationError, Value, Visit, VisitId,
 };
 use cageur_protocol::{Author, RecordState, policy};
 use rusqlite::Connection;
@@ -64,7 +64,7 @@ impl Replica {
         } = new;
         let ctx = self.check_context();
         visit.device = self.device.number;
-        visit.check(&ctx)?;
+        visit.check(&ctx).map_err(|e| e.within("visit"))?;
         self.require(RecordKind::Household, visit.household.0, "visit.household")?;
         let screenings = visit
             .validate_screenings(&self.forms)
@@ -161,6 +161,17 @@ impl Replica {
 
     fn prepare_referral(&self, referral: &mut Referral) -> Result<()> {
         referral.check(&self.check_context())?;
+        if !matches!(
+            referral.status,
+            ReferralStatus::Created | ReferralStatus::Sent
+        ) {
+            return Err(ValidationError::new(
+                "status",
+                Rule::Transition,
+                "a new referral is created or sent; later steps are updates",
+            )
+            .into());
+        }
         let person: Person = self
             .entity(RecordKind::Person, referral.person.0)
             .map_err(|e| missing(e, "person"))?;
@@ -353,9 +364,13 @@ impl Replica {
         records: Vec<(RecordKind, Uuid, FieldMap)>,
     ) -> Result<usize> {
         let author = self.author()?;
+        let seq = self.next_change_seq;
         let tx = self.conn.transaction()?;
-        let written = write_records(&tx, &self.forms, author, records)?;
+        let written = write_records(&tx, &self.forms, author, seq, records)?;
         tx.commit()?;
+        if written > 0 {
+            self.next_change_seq += 1;
+        }
         Ok(written)
     }
 }
@@ -366,9 +381,9 @@ pub(crate) fn write_records(
     conn: &Connection,
     forms: &FormRegistry,
     author: Author,
+    seq: i64,
     records: Vec<(RecordKind, Uuid, FieldMap)>,
 ) -> Result<usize> {
-    let mut seq = None;
     let mut total = 0;
     for (kind, id, fields) in records {
         let mut state = tables::load(conn, kind, id)?.unwrap_or_else(RecordState::new);
@@ -377,10 +392,6 @@ pub(crate) fn write_records(
             continue;
         }
         total += written;
-        let seq = match seq {
-            Some(seq) => seq,
-            None => *seq.insert(outbox::next_change_seq(conn)?),
-        };
         let derived = index::save(conn, kind, id, &state, forms)?;
         outbox::record(conn, id, kind, seq, derived.priority)?;
     }
@@ -452,14 +463,14 @@ pub(crate) fn write_records_resolving(
     conn: &Connection,
     forms: &FormRegistry,
     author: Author,
-    kind: RecordKind,
-    id: Uuid,
+    seq: i64,
+    target: (RecordKind, Uuid),
     key: FieldKey,
     value: Value,
 ) -> Result<()> {
+    let (kind, id) = target;
     let mut state = tables::load(conn, kind, id)?.ok_or_else(|| FieldError::not_found(kind, id))?;
     state.resolve(author, key, value);
-    let seq = outbox::next_change_seq(conn)?;
     let derived = index::save(conn, kind, id, &state, forms)?;
     outbox::record(conn, id, kind, seq, derived.priority)
 }

@@ -22,13 +22,17 @@ pub enum Priority {
     Routine = 2,
 }
 
-/// Takes the sequence number of a new user action (all records it changes share it).
-pub(crate) fn next_change_seq(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        "UPDATE device SET next_change_seq = next_change_seq + 1 RETURNING next_change_seq - 1",
-        [],
-        |r| r.get(0),
-    )?)
+/// The first change number free for a new user action: above every pending one and above the
+/// acknowledged floor. Read once when the replica opens; the replica counts on from there.
+pub(crate) fn first_free_change_seq(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .query_row(
+            "SELECT max(coalesce((SELECT max(change_seq) FROM outbox), 0) + 1,
+                    (SELECT change_seq_floor FROM device))",
+            [],
+            |r| r.get::<_, Option<i64>>(0),
+        )?
+        .unwrap_or(1))
 }
 
 /// Marks a record as changed by action `seq`; keeps the most urgent priority it ever had

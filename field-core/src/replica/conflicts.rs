@@ -138,36 +138,6 @@ impl Replica {
         fields: &FieldMap,
         value: Json,
     ) -> Result<Value> {
-        fn through<E: Entity>(
-            replica: &Replica,
-            fields: &FieldMap,
-            key: FieldKey,
-            value: Json,
-        ) -> Result<Value> {
-            let spec = E::field_specs()
-                .iter()
-                .find(|s| s.key == key)
-                .ok_or_else(|| {
-                    ValidationError::new("field", Rule::Unknown, "cannot be set by hand")
-                })?;
-            let mut json = E::fields_json(fields);
-            let mut target = &mut json;
-            let (last, parents) = spec.path.split_last().expect("field paths are not empty");
-            for part in parents {
-                target = target
-                    .as_object_mut()
-                    .expect("entity JSON is an object")
-                    .entry(*part)
-                    .or_insert_with(|| Json::Object(Default::default()));
-            }
-            target
-                .as_object_mut()
-                .expect("parents are objects")
-                .insert((*last).to_owned(), value);
-            let entity: E = cageur_model::json::from_value(json)?;
-            entity.check(&replica.check_context())?;
-            Ok(entity.to_fields().remove(&key).unwrap_or(Value::Null))
-        }
         match kind {
             RecordKind::Household => through::<Household>(self, fields, key, value),
             RecordKind::Person => through::<Person>(self, fields, key, value),
@@ -187,7 +157,7 @@ impl Replica {
         let screenings = Visit::screenings_from_fields(fields);
         let screening = slot.checked_sub(1).and_then(|s| screenings.get(s));
         let (Some(screening), Some(index)) = (screening, sub.checked_sub(3)) else {
-            return through_visit(self, fields, key, value);
+            return through::<Visit>(self, fields, key, value);
         };
         let form = self
             .forms
@@ -217,27 +187,35 @@ impl Replica {
     }
 }
 
-fn through_visit(
+/// A value typed by a person for field `key` of an entity, checked through the entity's own
+/// rules (the field set in its JSON, the whole entity parsed and checked).
+fn through<E: Entity>(
     replica: &Replica,
     fields: &FieldMap,
     key: FieldKey,
     value: Json,
 ) -> Result<Value> {
-    let spec = Visit::field_specs()
+    let spec = E::field_specs()
         .iter()
         .find(|s| s.key == key)
-        .ok_or_else(|| {
-            ValidationError::new(
-                "field",
-                Rule::Unknown,
-                "cannot be set by hand; pick a candidate",
-            )
-        })?;
-    let mut json = Visit::fields_json(fields);
-    json[spec.path[0]] = value;
-    let visit: Visit = cageur_model::json::from_value(json)?;
-    visit.check(&replica.check_context())?;
-    Ok(visit.to_fields().remove(&key).unwrap_or(Value::Null))
+        .ok_or_else(|| ValidationError::new("field", Rule::Unknown, "cannot be set by hand"))?;
+    let mut json = E::fields_json(fields);
+    let mut target = &mut json;
+    let (last, parents) = spec.path.split_last().expect("field paths are not empty");
+    for part in parents {
+        target = target
+            .as_object_mut()
+            .expect("entity JSON is an object")
+            .entry(*part)
+            .or_insert_with(|| Json::Object(Default::default()));
+    }
+    target
+        .as_object_mut()
+        .expect("parents are objects")
+        .insert((*last).to_owned(), value);
+    let entity: E = cageur_model::json::from_value(json)?;
+    entity.check(&replica.check_context())?;
+    Ok(entity.to_fields().remove(&key).unwrap_or(Value::Null))
 }
 
 /// The conflicts of one record, as views.

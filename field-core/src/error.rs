@@ -28,7 +28,12 @@ pub enum FieldError {
     #[error(
         "the database has schema version {found}, newer than this app's {supported}: update the app"
     )]
-    SchemaTooNew { found: u32, supported: u32 },
+    SchemaTooNew {
+        /// The schema version stored in the file.
+        found: u32,
+        /// The newest schema this app can open ([`crate::SCHEMA_VERSION`]).
+        supported: u32,
+    },
 
     /// No health worker is signed in, so a change would have no author.
     #[error("no health worker is working on this device: set the current worker first")]
@@ -36,13 +41,21 @@ pub enum FieldError {
 
     /// No record of that kind with that id.
     #[error("no {kind} with id {id}")]
-    NotFound { kind: RecordKind, id: Uuid },
+    NotFound {
+        /// The kind looked for (`Household` when the id matched no record of any kind).
+        kind: RecordKind,
+        /// The id that matched no record of that kind on this device.
+        id: Uuid,
+    },
 
     /// A stored record state could not be read; the row is kept as it is.
     #[error("{kind} {id} has a damaged stored state: {reason}")]
     Damaged {
+        /// The kind of the damaged record.
         kind: RecordKind,
+        /// The record whose state did not decode.
         id: Uuid,
+        /// Why it did not decode: the [`cageur_protocol::EnvelopeError`] message.
         reason: String,
     },
 

@@ -9,6 +9,8 @@
 //! Start with [`Replica`]: [`Replica::init`] creates a device database, [`Replica::open`]
 //! opens one, and its methods are the app's actions. See docs/architecture.md.
 
+#![warn(missing_docs)]
+
 mod clock;
 mod error;
 mod export;

@@ -25,15 +25,20 @@ pub struct Author {
 /// device, then the worker, then the value itself, so every replica shows the same one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Cell {
+    /// The value written; a cleared field holds `Null`, since fields are never removed.
     pub value: Value,
+    /// One above every stamp its record held when written: the first key of display order.
     pub lamport: u32,
+    /// The device that wrote the value (the register's actor); breaks lamport ties.
     pub device: DeviceNumber,
+    /// The health worker who wrote it, by roster number, so every value is attributable.
     pub worker: u32,
     /// [`Role::code`], kept as a byte so the stored state is compact.
     pub role: u8,
 }
 
 impl Cell {
+    /// A cell stamped with `lamport` and every part of `author`, its role stored as a code.
     pub fn new(value: Value, lamport: u32, author: Author) -> Self {
         Self {
             value,

@@ -36,12 +36,16 @@ pub const MAX_STATE_BYTES: usize = 256 * 1024;
 /// Why bytes could not be read as a record state.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EnvelopeError {
+    /// No bytes at all, not even the format byte.
     #[error("record state is empty")]
     Empty,
+    /// Longer than [`MAX_STATE_BYTES`] (the length is carried); refused before parsing.
     #[error("record state is {0} bytes; at most {MAX_STATE_BYTES} are accepted")]
     TooLarge(usize),
+    /// A format byte this version does not know (carried), likely written by a newer app.
     #[error("record state has format {0}, which this version does not know; update the app")]
     UnknownFormat(u8),
+    /// The payload does not parse, has bytes after it, or breaks an invariant our writes keep.
     #[error("record state is malformed: {0}")]
     Malformed(String),
 }

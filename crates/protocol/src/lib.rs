@@ -4,6 +4,8 @@
 //! referral or follow-up), and [`envelope`], its versioned binary form. Sync messages join them
 //! with the sync protocol. Nothing here does I/O or reads a clock.
 
+#![warn(missing_docs)]
+
 pub mod cell;
 pub mod envelope;
 pub mod policy;

@@ -51,6 +51,7 @@ pub struct FieldState {
 /// A field whose concurrent values wait for a person to choose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
+    /// The field whose register holds two or more concurrent values.
     pub field: FieldKey,
     /// The candidates, the shown one first, then in display order.
     pub values: Vec<Cell>,

@@ -22,7 +22,9 @@ use crate::store::tables::{self, uuid_from_blob};
 /// A field whose concurrent values wait for a person.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConflictView {
+    /// The kind of the record in conflict.
     pub kind: RecordKind,
+    /// The record in conflict; pass it to [`Replica::resolve`] with `field`.
     pub id: Uuid,
     /// The field's path in the record's JSON (`address.street`, `screenings[0].values.weight`).
     pub field: String,
@@ -33,9 +35,13 @@ pub struct ConflictView {
 /// One of a conflict's values and who wrote it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
+    /// The value as it would appear in the record's JSON.
     pub value: Json,
+    /// The device it was written on.
     pub device: u32,
+    /// The roster number of the health worker who wrote it.
     pub worker: u32,
+    /// The writer's role, `None` if its stored code is unknown to this version.
     pub role: Option<Role>,
 }
 

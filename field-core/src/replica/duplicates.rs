@@ -19,9 +19,11 @@ use crate::store::tables::{self, uuid_from_blob};
 /// Live records that share a KK number or NIK.
 #[derive(Debug, Clone, Serialize)]
 pub struct DuplicateGroup {
+    /// Households (sharing a KK number) or people (sharing a NIK).
     pub kind: RecordKind,
     /// What they share: `kk` or `nik`.
     pub shared: &'static str,
+    /// Two or more live records, in id order; keep one with [`Replica::merge_duplicates`].
     pub ids: Vec<Uuid>,
 }
 

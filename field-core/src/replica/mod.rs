@@ -48,13 +48,19 @@ pub struct DeviceInfo {
 pub struct Worker {
     /// The worker's number in the health office's roster.
     pub id: u32,
+    /// The name shown in the app; [`Replica::set_worker`] trims it and requires 1 to 100
+    /// characters.
     pub name: String,
+    /// The worker's role in the team, stamped on every change they make.
     pub role: Role,
 }
 
 /// How to open a replica.
 pub struct OpenOptions {
+    /// How hard commits wait for the disk; [`Durability::Full`] by default.
     pub durability: Durability,
+    /// Where "now" comes from for plausibility checks and defaults, never for ordering
+    /// changes; the device clock by default.
     pub clock: Box<dyn Clock>,
 }
 

@@ -23,14 +23,19 @@ use crate::store::tables::{self, uuid_from_blob};
 /// A record as the app shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordView {
+    /// The record's kind.
     pub kind: RecordKind,
+    /// The record's id.
     pub id: Uuid,
     /// The entity's JSON, with what is derived from it (a visit's screenings and flags, a
     /// household's family health index).
     pub record: Json,
+    /// Whether the record is removed (a tombstone: its fields are kept, never erased).
     pub deleted: bool,
+    /// The record this duplicate was merged into, where its members and visits are found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<Uuid>,
+    /// The record's unresolved same-field conflicts; the shown values are already in `record`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<ConflictView>,
 }
@@ -46,8 +51,11 @@ pub enum SearchQuery {
     Name(String),
     /// Households of a kelurahan, optionally one RW and RT.
     Area {
+        /// The kelurahan's name, matched case- and accent-insensitively.
         kelurahan: String,
+        /// Only this RW (neighbourhood) of the kelurahan, if given.
         rw: Option<u16>,
+        /// Only this RT (block within the RW), if given.
         rt: Option<u16>,
     },
 }
@@ -55,8 +63,11 @@ pub enum SearchQuery {
 /// One search result.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
+    /// A household or a person, as the query asked for.
     pub kind: RecordKind,
+    /// The record's id, for [`Replica::get`] and the actions.
     pub id: Uuid,
+    /// The entity's JSON as shown, with what is derived from it.
     pub record: Json,
 }
 
@@ -66,8 +77,11 @@ pub const SEARCH_LIMIT: usize = 100;
 /// Narrows the worklist to part of the area.
 #[derive(Debug, Clone, Default)]
 pub struct WorklistFilter {
+    /// Only households of this kelurahan (matched case- and accent-insensitively).
     pub kelurahan: Option<String>,
+    /// Only households of this RW.
     pub rw: Option<u16>,
+    /// Only households of this RT.
     pub rt: Option<u16>,
     /// Most items listed per section (the totals count them all).
     pub limit: Option<usize>,
@@ -76,13 +90,21 @@ pub struct WorklistFilter {
 /// A household on the worklist.
 #[derive(Debug, Clone, Serialize)]
 pub struct HouseholdItem {
+    /// The household's id.
     pub id: Uuid,
+    /// The head of the household's name, if recorded.
     pub head_name: Option<String>,
+    /// The kelurahan as a search key (lowercased, accents folded): for grouping, not display.
     pub kelurahan: Option<String>,
+    /// The household's RW, if recorded.
     pub rw: Option<i64>,
+    /// The household's RT, if recorded.
     pub rt: Option<i64>,
+    /// The day of the latest visit at which someone was home (counting merged households).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<NaiveDate>,
+    /// When a visit is due again: 30 days after a visit that raised a flag, 180 after one
+    /// that did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<NaiveDate>,
 }
@@ -90,33 +112,51 @@ pub struct HouseholdItem {
 /// A follow-up due.
 #[derive(Debug, Clone, Serialize)]
 pub struct FollowUpItem {
+    /// The follow-up's id.
     pub id: Uuid,
+    /// The person to follow up, if the record names one.
     pub person: Option<Uuid>,
+    /// That person's name as shown, for the list.
     pub person_name: Option<String>,
+    /// The household to go to.
     pub household: Option<Uuid>,
+    /// The day it was due: today or earlier, since only due and not done ones are listed.
     pub due: Option<NaiveDate>,
 }
 
 /// An open referral.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReferralItem {
+    /// The referral's id.
     pub id: Uuid,
+    /// The person referred, if the record names one.
     pub person: Option<Uuid>,
+    /// That person's name as shown, for the list.
     pub person_name: Option<String>,
+    /// The person's household.
     pub household: Option<Uuid>,
+    /// Created, sent or arrived: only open referrals are listed.
     pub status: Option<ReferralStatus>,
+    /// Urgent or emergency, or an ambulance was needed; urgent ones are listed first.
     pub urgent: bool,
 }
 
 /// What a team has to do today.
 #[derive(Debug, Clone, Serialize)]
 pub struct Worklist {
+    /// The day the list was made for, as the app passed it.
     pub today: NaiveDate,
+    /// How many households in the area were never seen, before the limit.
     pub never_visited_total: usize,
+    /// Households in the area never seen at a visit, by kelurahan, RW, RT; at most the limit.
     pub never_visited: Vec<HouseholdItem>,
+    /// How many households in the area are due again, before the limit.
     pub due_again_total: usize,
+    /// Households whose revisit is due by today, longest overdue first; at most the limit.
     pub due_again: Vec<HouseholdItem>,
+    /// Follow-ups in the area not done and due by today, earliest first; at most the limit.
     pub followups_due: Vec<FollowUpItem>,
+    /// Open referrals in the area, urgent first; at most the limit.
     pub open_referrals: Vec<ReferralItem>,
 }
 

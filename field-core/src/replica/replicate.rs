@@ -16,7 +16,9 @@ use crate::store::tables::{self, uuid_from_blob};
 /// A record's state as received from, or sent to, another replica.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteRecord {
+    /// The record's kind, which decides its table and its settle policy.
     pub kind: RecordKind,
+    /// The record's id, the same on every replica.
     pub id: Uuid,
     /// The envelope bytes of the record's state.
     pub state: Vec<u8>,

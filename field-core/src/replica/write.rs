@@ -19,9 +19,12 @@ use crate::store::{outbox, tables};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewVisit {
+    /// The visit and its screenings; its device is set to this replica's.
     pub visit: Visit,
+    /// Referrals made at the visit (at most 16); each is linked to the visit when written.
     #[serde(default)]
     pub referrals: Vec<Referral>,
+    /// Follow-ups planned at the visit (at most 16).
     #[serde(default)]
     pub followups: Vec<FollowUp>,
 }
@@ -29,8 +32,11 @@ pub struct NewVisit {
 /// The ids a recorded visit was given.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RecordedVisit {
+    /// The new visit's id.
     pub visit: VisitId,
+    /// The new referrals' ids, in the order of [`NewVisit::referrals`].
     pub referrals: Vec<ReferralId>,
+    /// The new follow-ups' ids, in the order of [`NewVisit::followups`].
     pub followups: Vec<FollowUpId>,
 }
 

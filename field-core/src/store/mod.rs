@@ -7,6 +7,7 @@ pub(crate) mod schema;
 pub(crate) mod tables;
 
 use std::path::Path;
+use std::sync::Once;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -33,6 +34,7 @@ pub enum Durability {
 /// The key is checked before anything is written: a wrong key, or a file that is not a
 /// SQLCipher database, gives [`FieldError::WrongKey`] and leaves the file untouched.
 pub(crate) fn open(path: &Path, key: &DatabaseKey, durability: Durability) -> Result<Connection> {
+    wait_for_sqlcipher();
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -58,6 +60,29 @@ pub(crate) fn open(path: &Path, key: &DatabaseKey, durability: Durability) -> Re
     conn.pragma_update(None, "foreign_keys", true)?;
     schema::migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// Waits until SQLCipher has finished setting itself up in this process.
+///
+/// SQLite marks itself initialised before it runs SQLCipher's own start-up
+/// (`sqlcipher_extra_init`, outside SQLite's init mutex), so a thread that opens its first
+/// connection in that window finds SQLite ready and SQLCipher not: its `PRAGMA key` fails with
+/// "An error occurred with PRAGMA key or rekey" (seen in CI, with tests opening databases in
+/// parallel). Every open passes here first: one thread keys a throw-away in-memory database
+/// until that works, and the others wait for it.
+fn wait_for_sqlcipher() {
+    static READY: Once = Once::new();
+    READY.call_once(|| {
+        for _ in 0..1000 {
+            let keyed = Connection::open_in_memory()
+                .and_then(|conn| conn.pragma_update(None, "key", "warm-up"));
+            if keyed.is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Still failing after a second: the real open below reports SQLCipher's own error.
+    });
 }
 
 pub(crate) fn set_durability(conn: &Connection, durability: Durability) -> Result<()> {

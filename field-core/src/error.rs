@@ -59,6 +59,22 @@ pub enum FieldError {
         reason: String,
     },
 
+    /// The device is not enrolled with a server: run enroll first.
+    #[error("this device is not enrolled with a server: enroll it first")]
+    NotEnrolled,
+
+    /// The server refused a request; its stable code says why.
+    #[error("the server refused: {0}")]
+    Server(cageur_protocol::sync::ErrorBody),
+
+    /// The server could not be reached, or its answer was cut or garbled (after retries).
+    #[error("network: {0}")]
+    Network(String),
+
+    /// Writing output (an export) failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+
     /// SQLite failed.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),

@@ -8,8 +8,10 @@
 use std::io::Write;
 
 use cageur_model::RecordKind;
+use cageur_model::forms::FormRegistry;
 use cageur_protocol::RecordState;
 use serde_json::Value as Json;
+use uuid::Uuid;
 
 use crate::error::{FieldError, Result};
 use crate::replica::Replica;
@@ -30,49 +32,66 @@ fn section(kind: RecordKind) -> &'static str {
     }
 }
 
+/// Writes the canonical export of the records `rows` yields for each kind, in id order: how a
+/// device exports its replica and the server a puskesmas's scope, byte for byte alike.
+///
+/// `rows(kind, emit)` must call `emit` once per record of `kind`, in ascending id order.
+pub fn write_export<F>(out: &mut dyn Write, forms: &FormRegistry, mut rows: F) -> Result<()>
+where
+    F: FnMut(RecordKind, &mut dyn FnMut(Uuid, &[u8]) -> Result<()>) -> Result<()>,
+{
+    writeln!(out, "{{\"format\":\"{EXPORT_FORMAT}\",").map_err(io)?;
+    for (k, kind) in RecordKind::ALL.iter().enumerate() {
+        writeln!(out, "\"{}\":[", section(*kind)).map_err(io)?;
+        let mut first = true;
+        rows(*kind, &mut |id, bytes| {
+            let state = RecordState::decode(bytes).map_err(|e| FieldError::Damaged {
+                kind: *kind,
+                id,
+                reason: e.to_string(),
+            })?;
+            let mut record = serde_json::to_value(read_view(*kind, id, &state, forms))
+                .expect("views serialize to JSON");
+            if let Json::Object(obj) = &mut record {
+                obj.remove("kind");
+            }
+            let line = serde_json::to_string(&record).expect("JSON values serialize");
+            let sep = if first { "" } else { ",\n" };
+            write!(out, "{sep}{line}").map_err(io)?;
+            first = false;
+            Ok(())
+        })?;
+        let end = if k + 1 == RecordKind::ALL.len() {
+            "]"
+        } else {
+            "],"
+        };
+        writeln!(out, "{}{end}", if first { "" } else { "\n" }).map_err(io)?;
+    }
+    writeln!(out, "}}").map_err(io)?;
+    Ok(())
+}
+
+fn io(e: std::io::Error) -> FieldError {
+    FieldError::Io(e)
+}
+
 impl Replica {
     /// Writes the canonical export to `out`, record by record (a puskesmas's replica does not
     /// have to fit in memory as one JSON value).
     pub fn export_to(&self, out: &mut dyn Write) -> Result<()> {
-        let io = |e: std::io::Error| {
-            FieldError::Storage(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-        };
-        writeln!(out, "{{\"format\":\"{EXPORT_FORMAT}\",").map_err(io)?;
-        for (k, kind) in RecordKind::ALL.iter().enumerate() {
-            writeln!(out, "\"{}\":[", section(*kind)).map_err(io)?;
-            let sql = format!("SELECT id, state FROM {} ORDER BY id", tables::table(*kind));
+        write_export(out, &self.forms, |kind, emit| {
+            let sql = format!("SELECT id, state FROM {} ORDER BY id", tables::table(kind));
             let mut stmt = self.conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
-            let mut first = true;
             while let Some(row) = rows.next()? {
                 let (id, bytes): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
-                let Some(id) = uuid_from_blob(&id) else {
-                    continue;
-                };
-                let state = RecordState::decode(&bytes).map_err(|e| FieldError::Damaged {
-                    kind: *kind,
-                    id,
-                    reason: e.to_string(),
-                })?;
-                let mut record = serde_json::to_value(read_view(*kind, id, &state, &self.forms))
-                    .expect("views serialize to JSON");
-                if let Json::Object(obj) = &mut record {
-                    obj.remove("kind");
+                if let Some(id) = uuid_from_blob(&id) {
+                    emit(id, &bytes)?;
                 }
-                let line = serde_json::to_string(&record).expect("JSON values serialize");
-                let sep = if first { "" } else { ",\n" };
-                write!(out, "{sep}{line}").map_err(io)?;
-                first = false;
             }
-            let end = if k + 1 == RecordKind::ALL.len() {
-                "]"
-            } else {
-                "],"
-            };
-            writeln!(out, "{}{end}", if first { "" } else { "\n" }).map_err(io)?;
-        }
-        writeln!(out, "}}").map_err(io)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The canonical export as a string.

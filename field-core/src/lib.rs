@@ -17,10 +17,11 @@ mod export;
 mod replica;
 pub mod seed;
 mod store;
+pub mod sync;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{FieldError, Result};
-pub use export::EXPORT_FORMAT;
+pub use export::{EXPORT_FORMAT, write_export};
 pub use replica::{
     Candidate, ConflictView, DeviceInfo, DuplicateGroup, FollowUpItem, HouseholdItem, MergeReport,
     NewVisit, OpenOptions, RecordView, RecordedVisit, ReferralItem, RemoteRecord, Replica,

@@ -46,7 +46,7 @@ fn a_seeded_replica_exports_the_pinned_canonical_json() {
             "2026-11-23",
         ],
     );
-    let export = String::from_utf8(field(&db, &["export"]).stdout).unwrap();
+    let export = field(&db, &["export"]);
     serde_json::from_str::<serde_json::Value>(&export).expect("the export is JSON");
     expect_test::expect_file!["../snapshots/export-seed-2026.json"].assert_eq(&export);
 }

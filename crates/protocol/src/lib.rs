@@ -1,8 +1,9 @@
 //! What a Cageur Jasa device and the server exchange and store.
 //!
-//! Today: [`RecordState`], the CRDT that holds one record (a household, person, visit,
-//! referral or follow-up), and [`envelope`], its versioned binary form. Sync messages join them
-//! with the sync protocol. Nothing here does I/O or reads a clock.
+//! [`RecordState`] is the CRDT that holds one record (a household, person, visit, referral or
+//! follow-up) and [`envelope`] its versioned binary form; [`sync`] holds the messages of the
+//! sync protocol and [`scope`] which puskesmas a record belongs to. Nothing here does I/O or
+//! reads a clock.
 
 #![warn(missing_docs)]
 
@@ -10,6 +11,8 @@ pub mod cell;
 pub mod envelope;
 pub mod policy;
 pub mod record;
+pub mod scope;
+pub mod sync;
 
 pub use cell::{Author, Cell};
 pub use envelope::EnvelopeError;

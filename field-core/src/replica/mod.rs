@@ -30,6 +30,7 @@ pub use read::{
     WorklistFilter,
 };
 pub use replicate::{MergeReport, RemoteRecord};
+pub(crate) use replicate::{decode_all, merge_decoded};
 pub use write::{NewVisit, RecordedVisit};
 
 /// This device's identity in the replicated data.

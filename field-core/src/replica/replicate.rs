@@ -73,43 +73,63 @@ impl Replica {
             )
             .into());
         }
-        let mut decoded = Vec::with_capacity(records.len());
-        for record in records {
+        let decoded = decode_all(records)?;
+        let tx = self.conn.transaction()?;
+        let report = merge_decoded(&tx, decoded, &self.forms)?;
+        tx.commit()?;
+        Ok(report)
+    }
+}
+
+/// Decodes remote records, refusing the batch at the first damaged state.
+pub(crate) fn decode_all(
+    records: Vec<RemoteRecord>,
+) -> Result<Vec<(RecordKind, Uuid, RecordState)>> {
+    records
+        .into_iter()
+        .map(|record| {
             let state = RecordState::decode(&record.state).map_err(|e| FieldError::Damaged {
                 kind: record.kind,
                 id: record.id,
                 reason: e.to_string(),
             })?;
-            decoded.push((record.kind, record.id, state));
+            Ok((record.kind, record.id, state))
+        })
+        .collect()
+}
+
+/// Merges decoded states inside the caller's transaction (so a pull page and its cursor
+/// commit together).
+pub(crate) fn merge_decoded(
+    tx: &rusqlite::Transaction<'_>,
+    decoded: Vec<(RecordKind, Uuid, RecordState)>,
+    forms: &cageur_model::forms::FormRegistry,
+) -> Result<MergeReport> {
+    let mut report = MergeReport::default();
+    for (kind, id, remote) in decoded {
+        if let Some(existing) = tables::kind_of(tx, id)?
+            && existing != kind
+        {
+            return Err(cageur_model::ValidationError::new(
+                "kind",
+                cageur_model::Rule::Consistency,
+                format!("record {id} is a {existing} here, not a {kind}"),
+            )
+            .into());
         }
-        let tx = self.conn.transaction()?;
-        let mut report = MergeReport::default();
-        for (kind, id, remote) in decoded {
-            if let Some(existing) = tables::kind_of(&tx, id)?
-                && existing != kind
-            {
-                return Err(cageur_model::ValidationError::new(
-                    "kind",
-                    cageur_model::Rule::Consistency,
-                    format!("record {id} is a {existing} here, not a {kind}"),
-                )
-                .into());
+        let merged = match tables::load(tx, kind, id)? {
+            Some(local) if local.contains(&remote) => {
+                report.unchanged += 1;
+                continue;
             }
-            let merged = match tables::load(&tx, kind, id)? {
-                Some(local) if local.contains(&remote) => {
-                    report.unchanged += 1;
-                    continue;
-                }
-                Some(mut local) => {
-                    local.merge(remote);
-                    local
-                }
-                None => remote,
-            };
-            index::save(&tx, kind, id, &merged, &self.forms)?;
-            report.changed += 1;
-        }
-        tx.commit()?;
-        Ok(report)
+            Some(mut local) => {
+                local.merge(remote);
+                local
+            }
+            None => remote,
+        };
+        index::save(tx, kind, id, &merged, forms)?;
+        report.changed += 1;
     }
+    Ok(report)
 }

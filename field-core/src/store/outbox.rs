@@ -27,7 +27,7 @@ pub enum Priority {
 pub(crate) fn first_free_change_seq(conn: &Connection) -> Result<i64> {
     Ok(conn
         .query_row(
-            "SELECT max(coalesce((SELECT max(change_seq) FROM outbox), 0) + 1,
+            "SELECT max(coalesce((SELECT max(last_seq) FROM outbox), 0) + 1,
                     (SELECT change_seq_floor FROM device))",
             [],
             |r| r.get::<_, Option<i64>>(0),
@@ -35,8 +35,9 @@ pub(crate) fn first_free_change_seq(conn: &Connection) -> Result<i64> {
         .unwrap_or(1))
 }
 
-/// Marks a record as changed by action `seq`; keeps the most urgent priority it ever had
-/// until it is acknowledged.
+/// Marks a record as changed by action `seq`. A record already waiting stays in the group of
+/// its first unacknowledged action (so that action's records travel together), notes `seq`
+/// as its last change, and keeps the most urgent priority it ever had.
 pub(crate) fn record(
     conn: &Connection,
     id: Uuid,
@@ -45,9 +46,10 @@ pub(crate) fn record(
     priority: Priority,
 ) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO outbox (record_id, kind, change_seq, priority) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO outbox (record_id, kind, change_seq, priority, last_seq)
+         VALUES (?1, ?2, ?3, ?4, ?3)
          ON CONFLICT (record_id) DO UPDATE SET
-             change_seq = excluded.change_seq,
+             last_seq = excluded.last_seq,
              priority = min(priority, excluded.priority)",
     )?
     .execute(params![id.as_bytes(), kind.code(), seq, priority as i64])?;

@@ -11,7 +11,7 @@ use crate::error::{FieldError, Result};
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 /// Append only; never edit one that has shipped.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -138,6 +138,26 @@ CREATE TABLE outbox (
     change_seq INTEGER NOT NULL,
     priority   INTEGER NOT NULL
 ) WITHOUT ROWID;
+"#;
+
+/// Version 2: sync. The outbox keeps the first unacknowledged action of a record as its group
+/// (so the records of one action travel together) and the last one (so an acknowledgement
+/// never drops a change made after the push was read); `sync_state` holds the server, this
+/// device's credential (the file is encrypted) and the pull cursor.
+const V2: &str = r#"
+ALTER TABLE outbox ADD COLUMN last_seq INTEGER;
+UPDATE outbox SET last_seq = change_seq;
+
+CREATE TABLE sync_state (
+    singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+    server       TEXT NOT NULL,
+    credential   TEXT NOT NULL,
+    epoch        TEXT,
+    cursor_seq   INTEGER NOT NULL DEFAULT 0,
+    cursor_token INTEGER NOT NULL DEFAULT 0,
+    -- By the device's clock, for people only: never used to order anything.
+    last_sync_at TEXT
+);
 "#;
 
 /// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.

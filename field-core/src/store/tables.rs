@@ -67,14 +67,18 @@ pub(crate) enum Columns {
     },
 }
 
-/// The stored state of a record, or `None` if there is none.
-pub(crate) fn load(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Option<RecordState>> {
+/// The stored envelope bytes of a record, or `None` if there is none.
+pub(crate) fn load_bytes(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Option<Vec<u8>>> {
     let sql = format!("SELECT state FROM {} WHERE id = ?1", table(kind));
-    let bytes: Option<Vec<u8>> = conn
+    Ok(conn
         .prepare_cached(&sql)?
         .query_row([id.as_bytes()], |r| r.get(0))
-        .optional()?;
-    bytes
+        .optional()?)
+}
+
+/// The stored state of a record, or `None` if there is none.
+pub(crate) fn load(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Option<RecordState>> {
+    load_bytes(conn, kind, id)?
         .map(|b| {
             RecordState::decode(&b).map_err(|e| FieldError::Damaged {
                 kind,

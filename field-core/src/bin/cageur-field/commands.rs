@@ -12,6 +12,7 @@ use field_core::model::{
     json as model_json,
 };
 use field_core::seed::{SeedOptions, seed};
+use field_core::sync::{RetryPolicy, SyncOptions};
 use field_core::{
     DeviceInfo, NewVisit, OpenOptions, Replica, Resolution, SearchQuery, Worker, WorklistFilter,
 };
@@ -104,11 +105,41 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Command::Enroll { server, code } = &cli.command {
+        let replica = Replica::enroll(
+            &cli.db,
+            &key,
+            server,
+            code,
+            OpenOptions::default(),
+            RetryPolicy::default(),
+        )?;
+        let device = replica.device();
+        if cli.json {
+            output::json(&json!({
+                "device": device.number, "puskesmas": device.puskesmas, "team": device.team,
+                "server": server, "db": cli.db,
+            }));
+        } else {
+            println!(
+                "enrolled as device {} of puskesmas {} (team {}) in {}",
+                device.number,
+                device.puskesmas.as_deref().unwrap_or("-"),
+                device.team.as_deref().unwrap_or("-"),
+                cli.db.display()
+            );
+        }
+        return Ok(());
+    }
     let mut replica = Replica::open(&cli.db, &key, OpenOptions::default())
         .with_context(|| format!("opening {}", cli.db.display()))?;
     let json_out = cli.json;
     match cli.command {
-        Command::Init(_) => unreachable!("handled above"),
+        Command::Init(_) | Command::Enroll { .. } => unreachable!("handled above"),
+        Command::Sync {
+            page_bytes,
+            attempts,
+        } => sync(&mut replica, page_bytes, attempts, json_out)?,
         Command::Worker(WorkerCommand::Set { id, name, role }) => {
             let role = Role::parse(&role).map_err(|e| e.within("role"))?;
             replica.set_worker(&Worker { id, name, role })?;
@@ -532,6 +563,50 @@ fn worklist(replica: &Replica, args: WorklistArgs, json_out: bool) -> anyhow::Re
     Ok(())
 }
 
+fn sync(
+    replica: &mut Replica,
+    page_bytes: Option<u32>,
+    attempts: u32,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let options = SyncOptions {
+        retry: RetryPolicy {
+            attempts: attempts.max(1),
+            ..RetryPolicy::default()
+        },
+        page_bytes,
+    };
+    let started = Instant::now();
+    let report = replica.sync(&options, &mut |p| {
+        if !json_out && p.total > 0 {
+            eprint!("\r{:?} {}/{}   ", p.phase, p.done, p.total);
+        }
+    })?;
+    if !json_out {
+        eprintln!();
+    }
+    if json_out {
+        output::json(&report);
+    } else {
+        println!(
+            "synced in {:.1} s: pushed {}, pulled {} ({} new here); {} requests, {} bytes up, {} bytes down{}",
+            started.elapsed().as_secs_f64(),
+            report.pushed,
+            report.pulled,
+            report.merged,
+            report.traffic.round_trips,
+            report.traffic.bytes_up,
+            report.traffic.bytes_down,
+            if report.timeline_reset {
+                "; the server had lost history, so everything this device wrote was pushed again"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
 fn status(replica: &Replica, json_out: bool) -> anyhow::Result<()> {
     let device = replica.device();
     let [urgent, clinical, routine] = replica.pending_by_priority()?;
@@ -539,7 +614,9 @@ fn status(replica: &Replica, json_out: bool) -> anyhow::Result<()> {
     let conflicts = replica.conflicts()?.len();
     let duplicates = replica.duplicates()?.len();
     let worker = replica.current_worker()?;
+    let sync = replica.sync_status()?;
     let value = json!({
+        "sync": sync,
         "device": device.number,
         "puskesmas": device.puskesmas,
         "team": device.team,
@@ -578,6 +655,15 @@ fn status(replica: &Replica, json_out: bool) -> anyhow::Result<()> {
         println!("conflicts     {conflicts}");
         println!("duplicates    {duplicates} groups");
         println!("schema        v{}", field_core::SCHEMA_VERSION);
+        match &sync {
+            Some(s) => println!(
+                "server        {} (last sync {}, cursor {})",
+                s.server,
+                s.last_sync_at.as_deref().unwrap_or("never"),
+                s.cursor
+            ),
+            None => println!("server        none (not enrolled)"),
+        }
     }
     Ok(())
 }

@@ -34,6 +34,25 @@ struct Cli {
 enum Command {
     /// Create the replica of a device in a new database file.
     Init(InitArgs),
+    /// Enroll this tablet with the server, using the code the health office gave, and create
+    /// its replica in a new database file.
+    Enroll {
+        /// The sync server's URL.
+        #[arg(long, env = "CAGEUR_SERVER")]
+        server: String,
+        /// The enrollment code (as printed by cageur-admin device enroll).
+        #[arg(long)]
+        code: String,
+    },
+    /// Push this device's changes, then pull its puskesmas's.
+    Sync {
+        /// Largest pull page to ask for, in bytes of record states.
+        #[arg(long)]
+        page_bytes: Option<u32>,
+        /// Attempts per request before giving up.
+        #[arg(long, default_value_t = 5)]
+        attempts: u32,
+    },
     /// Set or show the health worker working on this device now.
     #[command(subcommand)]
     Worker(WorkerCommand),

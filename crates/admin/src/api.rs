@@ -1,0 +1,75 @@
+//! The admin API over HTTP: JSON in and out; an error answer becomes an error that carries
+//! the server's message and stable code.
+
+use anyhow::{Context, bail};
+use cageur_protocol::sync::ErrorBody;
+use serde_json::Value;
+
+/// Largest answer read (an export of a large puskesmas fits).
+const MAX_ANSWER_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+pub struct Api {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    pub fn new(base: &str, token: String) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            agent,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .send(body.to_string().as_bytes())
+            .with_context(|| format!("reaching {}", self.base))?;
+        json_of(finish(response)?)
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        json_of(self.get_bytes(path)?)
+    }
+
+    pub fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let response = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {}", self.token))
+            .call()
+            .with_context(|| format!("reaching {}", self.base))?;
+        finish(response)
+    }
+}
+
+fn finish(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<Vec<u8>> {
+    let status = response.status().as_u16();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_vec()
+        .context("reading the server's answer")?;
+    if status != 200 {
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(error) => bail!("the server refused: {error}"),
+            Err(_) => bail!("the server answered HTTP {status}"),
+        }
+    }
+    Ok(bytes)
+}
+
+fn json_of(bytes: Vec<u8>) -> anyhow::Result<Value> {
+    serde_json::from_slice(&bytes).context("the server's answer is not JSON")
+}

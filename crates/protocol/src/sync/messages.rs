@@ -1,0 +1,149 @@
+//! The messages of protocol v1. Every field is documented with what the receiver does with
+//! it; docs/protocol.md shows an example of each.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::DeviceNumber;
+
+/// One record's state (or a delta of it) on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireRecord {
+    /// The record kind's stable code (`cageur_model::RecordKind::code`).
+    pub kind: u8,
+    /// The record's id, the same on every replica.
+    pub id: Uuid,
+    /// The record's state in the envelope of [`crate::envelope`]. It may be a delta (only the
+    /// fields changed since the receiver last had the record); merging either is the same.
+    #[serde(with = "serde_bytes")]
+    pub state: Vec<u8>,
+}
+
+/// The records one user action changed, which must arrive on other devices all together or
+/// not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeGroup {
+    /// The device's number for the action; the server's acknowledgement names it.
+    pub change_seq: i64,
+    /// The records the action changed (at most [`super::MAX_GROUP_RECORDS`]).
+    pub records: Vec<WireRecord>,
+}
+
+/// A position in the server's sequence, as a device keeps it between pulls.
+///
+/// `token` is a random number the server drew for the change at `seq`: a server restored
+/// from an older backup has either no change at `seq` or another token there, so a device
+/// notices that the server lost what it had acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Everything of the device's scope up to and including this sequence was received.
+    pub seq: u64,
+    /// The server's token of `seq` (0 with `seq` 0).
+    pub token: u64,
+}
+
+/// `POST /v1/enroll`: a new tablet exchanges the one-time code the health office gave it for
+/// its own credential. Sent without authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The enrollment code, as printed by `cageur-admin device enroll`.
+    pub code: String,
+    /// The app's version, for the health office's device list.
+    pub app_version: String,
+    /// The device database's schema version.
+    pub schema: u32,
+}
+
+/// The answer to [`EnrollRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The device's number: its CRDT actor, unique among all devices.
+    pub device: DeviceNumber,
+    /// The device's bearer credential; the server keeps only its hash.
+    pub credential: String,
+    /// The puskesmas whose records the device holds.
+    pub puskesmas: String,
+    /// The team the device belongs to.
+    pub team: String,
+    /// The server database's identity.
+    pub epoch: Uuid,
+}
+
+/// `POST /v1/hello`: the first request of every sync. The device reports its state (shown to
+/// the health office) and learns what the server wants of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloRequest {
+    /// The app's version.
+    pub app_version: String,
+    /// The device database's schema version.
+    pub schema: u32,
+    /// Records waiting to be pushed.
+    pub pending: u64,
+    /// Of those, referrals and visits with a danger sign.
+    pub pending_urgent: u64,
+}
+
+/// Something the health office asked of this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Rebuild the replica from the server, after pushing every unacknowledged change.
+    Resync,
+    /// Push what is unsynced, then delete the local data.
+    Wipe,
+}
+
+/// The answer to [`HelloRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloResponse {
+    /// The server database's identity.
+    pub epoch: Uuid,
+    /// The server's newest sequence.
+    pub seq: u64,
+    /// What the device must do in this sync.
+    pub commands: Vec<Command>,
+}
+
+/// `POST /v1/push`: records changed on the device, grouped by user action, most urgent first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// The schema version the states were written under; one version behind is upgraded.
+    pub schema: u32,
+    /// The change groups (at most [`super::MAX_PUSH_RECORDS`] records in all).
+    pub groups: Vec<ChangeGroup>,
+}
+
+/// The answer to [`PushRequest`], sent only once every accepted group is durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// The server database's identity.
+    pub epoch: Uuid,
+    /// The `change_seq` of every group now durable on the server (all of them: a push is
+    /// accepted whole or refused whole).
+    pub accepted: Vec<i64>,
+    /// Groups whose every record the server already contained.
+    pub unchanged: u32,
+    /// The server's newest sequence after the push.
+    pub seq: u64,
+}
+
+/// `POST /v1/pull`: the next page of the device's scope after its cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Where the device is; `Cursor::default()` for a new device (bootstrap).
+    pub cursor: Cursor,
+    /// A smaller page than the server's default, for a poor connection (bytes of states).
+    pub max_bytes: Option<u32>,
+}
+
+/// One page of a pull.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// The server database's identity.
+    pub epoch: Uuid,
+    /// Records changed after the request's cursor, whole change groups only.
+    pub records: Vec<WireRecord>,
+    /// The cursor to keep once this page is merged (in the same transaction).
+    pub next: Cursor,
+    /// Records of the scope still after `next` when the page was read, for progress.
+    pub remaining: u64,
+}

@@ -1,0 +1,55 @@
+//! Sync bodies in and out of handlers: postcard + zstd, with the protocol's limits.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use cageur_protocol::sync::{
+    BODY_CONTENT_TYPE, BodyError, ErrorBody, ErrorCode, decode_body, encode_body,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A request body decoded as protocol message `T`.
+#[derive(Debug)]
+pub struct SyncBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SyncBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorCode::TooLarge,
+                    "the body is larger than the server accepts",
+                )
+            } else {
+                ApiError::new(ErrorCode::BadRequest, e.body_text())
+            }
+        })?;
+        decode_body(&bytes).map(SyncBody).map_err(|e| {
+            let code = match e {
+                BodyError::TooLarge(_) | BodyError::DecodedTooLarge => ErrorCode::TooLarge,
+                BodyError::Compression(_) | BodyError::Message(_) => ErrorCode::InvalidBody,
+            };
+            ApiError(ErrorBody::new(code, e.to_string()).at("body"))
+        })
+    }
+}
+
+/// A protocol message as a response body.
+#[derive(Debug)]
+pub struct SyncReply<T>(pub T);
+
+impl<T: Serialize> IntoResponse for SyncReply<T> {
+    fn into_response(self) -> Response {
+        (
+            [(header::CONTENT_TYPE, BODY_CONTENT_TYPE)],
+            encode_body(&self.0),
+        )
+            .into_response()
+    }
+}

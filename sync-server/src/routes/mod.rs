@@ -1,0 +1,82 @@
+//! The HTTP surface: device sync under `/v1`, the admin API under `/admin/v1`, and `/health`.
+
+mod admin;
+mod device;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cageur_protocol::sync::{
+    ErrorCode, MAX_BODY_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
+use serde_json::{Value, json};
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The whole application.
+pub fn router(state: Arc<AppState>) -> Router {
+    let device = Router::new()
+        .route("/enroll", post(device::enroll))
+        .route("/hello", post(device::hello))
+        .route("/push", post(device::push))
+        .route("/pull", post(device::pull))
+        .layer(middleware::from_fn(check_protocol));
+    let admin = Router::new()
+        .route("/puskesmas", post(admin::add_puskesmas))
+        .route("/teams", post(admin::add_team))
+        .route("/devices", get(admin::list_devices))
+        .route("/devices/enroll", post(admin::enroll_device))
+        .route("/devices/{id}/revoke", post(admin::revoke_device))
+        .route("/export", get(admin::export));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/v1", device)
+        .nest("/admin/v1", admin)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Request lines only: paths carry device numbers and codes, never personal data.
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let seq = state.blocking(|s| s.newest_seq()).await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "epoch": state.store.epoch(),
+        "seq": seq,
+        "protocol": PROTOCOL_VERSION,
+        "store": "sqlite",
+    })))
+}
+
+/// Refuses a client that speaks a protocol this server does not, with a message that tells
+/// it to update, before anything else is read.
+async fn check_protocol(req: Request, next: Next) -> Result<Response, ApiError> {
+    let version = req
+        .headers()
+        .get(PROTOCOL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u16>().ok());
+    match version {
+        Some(v) if (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&v) => {
+            Ok(next.run(req).await)
+        }
+        Some(v) => Err(ApiError::new(
+            ErrorCode::UnsupportedProtocol,
+            format!(
+                "this server speaks sync protocol {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}, \
+                 not {v}: update the app"
+            ),
+        )),
+        None => Err(ApiError::new(
+            ErrorCode::UnsupportedProtocol,
+            format!("send the {PROTOCOL_HEADER} header with the sync protocol version"),
+        )),
+    }
+}

@@ -1,0 +1,106 @@
+//! The server database's schema and its migrations (SQLite). Run on every start; each
+//! migration in one transaction with the `user_version` bump. Append only.
+
+use rusqlite::Connection;
+
+use super::{StoreError, StoreResult};
+
+/// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this code writes.
+pub const SERVER_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Times are seconds since the Unix epoch (UTC); ids of records are 16-byte blobs.
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE admin_tokens (
+    hash       BLOB PRIMARY KEY,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE puskesmas (
+    code       TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE teams (
+    code       TEXT PRIMARY KEY,
+    puskesmas  TEXT NOT NULL REFERENCES puskesmas (code),
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- A device's id is its CRDT actor number, so it is never reused.
+CREATE TABLE devices (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    team                TEXT NOT NULL REFERENCES teams (code),
+    puskesmas           TEXT NOT NULL REFERENCES puskesmas (code),
+    credential_hash     BLOB NOT NULL UNIQUE,
+    enrolled_at         INTEGER NOT NULL,
+    revoked_at          INTEGER,
+    wipe                INTEGER NOT NULL DEFAULT 0,
+    resync_requested_at INTEGER,
+    app_version         TEXT,
+    schema_version      INTEGER,
+    pending             INTEGER,
+    pending_urgent      INTEGER,
+    last_seen_at        INTEGER,
+    last_sync_at        INTEGER,
+    cursor_seq          INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE enrollments (
+    code_hash  BLOB PRIMARY KEY,
+    team       TEXT NOT NULL REFERENCES teams (code),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    device     INTEGER REFERENCES devices (id)
+);
+
+-- One row per change group accepted: the sequence and its random token (see Cursor).
+CREATE TABLE sequence (
+    seq    INTEGER PRIMARY KEY,
+    token  INTEGER NOT NULL,
+    device INTEGER,
+    at     INTEGER NOT NULL
+);
+
+-- Every record's merged state. `puskesmas` is the scope: a household's own, a member's
+-- household's. `seq` is the newest sequence the record was written at.
+CREATE TABLE records (
+    id        BLOB PRIMARY KEY,
+    kind      INTEGER NOT NULL,
+    puskesmas TEXT NOT NULL,
+    household BLOB,
+    seq       INTEGER NOT NULL,
+    state     BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX records_scope ON records (puskesmas, seq);
+CREATE INDEX records_seq ON records (seq);
+CREATE INDEX records_household ON records (household) WHERE household IS NOT NULL;
+"#;
+
+/// Brings the database to [`SERVER_SCHEMA_VERSION`]; refuses a newer one untouched.
+pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SERVER_SCHEMA_VERSION {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {found}, newer than this server's \
+             {SERVER_SCHEMA_VERSION}: run a newer cageur-server"
+        )));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", from as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -18,13 +18,15 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 pub use state::AppState;
-pub use store::SqliteStore;
+pub use store::{PgStore, SqliteStore, Store};
 
 /// Where the store is, parsed from `--db`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     /// `sqlite:PATH`: an embedded SQLite file.
     Sqlite(PathBuf),
+    /// `postgres://…` (or `postgresql://…`): a PostgreSQL database, kept as given.
+    Postgres(String),
 }
 
 impl std::str::FromStr for StoreUrl {
@@ -38,27 +40,36 @@ impl std::str::FromStr for StoreUrl {
             }
             return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
         }
-        bail!("--db must be sqlite:PATH (PostgreSQL comes as postgres://...), not {url:?}")
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreUrl::Postgres(url.to_owned()));
+        }
+        bail!("--db must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE")
     }
 }
 
 /// Opens the store the URL names, running its migrations.
-pub fn open_store(url: &StoreUrl) -> anyhow::Result<SqliteStore> {
-    match url {
-        StoreUrl::Sqlite(path) => SqliteStore::open(path)
-            .with_context(|| format!("opening the SQLite store {}", path.display())),
-    }
+///
+/// Call it outside the async runtime: the PostgreSQL client blocks.
+pub fn open_store(url: &StoreUrl) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match url {
+        StoreUrl::Sqlite(path) => Arc::new(
+            SqliteStore::open(path)
+                .with_context(|| format!("opening the SQLite store {}", path.display()))?,
+        ),
+        // The URL may carry a password: it is never printed.
+        StoreUrl::Postgres(url) => {
+            Arc::new(PgStore::open(url).context("opening the PostgreSQL store")?)
+        }
+    })
 }
 
 /// Serves on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = Arc::new(AppState {
-        store: Arc::new(store),
-    });
+    let state = Arc::new(AppState { store });
     let app = routes::router(state);
     axum::serve(
         listener,

@@ -21,7 +21,7 @@ enum Command {
         /// Address to listen on (port 0 picks a free one; the address is printed).
         #[arg(long, env = "CAGEUR_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// The store: sqlite:PATH.
+        /// The store: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE.
         #[arg(long, env = "CAGEUR_DB", default_value = "sqlite:./data/cageur.db")]
         db: StoreUrl,
         /// Log line format.
@@ -30,7 +30,7 @@ enum Command {
     },
     /// Prints a new admin credential for cageur-admin (kept on the server only as a hash).
     AdminToken {
-        /// The store: sqlite:PATH.
+        /// The store: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE.
         #[arg(long, env = "CAGEUR_DB", default_value = "sqlite:./data/cageur.db")]
         db: StoreUrl,
     },

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use crate::error::ApiError;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Store, StoreError};
 
 /// The server's shared state. Nothing but the store: server processes are interchangeable.
 #[derive(Debug)]
 pub struct AppState {
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
 }
 
 impl AppState {
@@ -16,10 +16,10 @@ impl AppState {
     pub async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        tokio::task::spawn_blocking(move || f(&*store))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "store task failed");

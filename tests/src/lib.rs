@@ -1,6 +1,9 @@
 //! Helpers for the end-to-end tests: locating the workspace's built binaries and running them
 //! on real files.
 
+pub mod device;
+pub mod pg;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -72,9 +75,14 @@ pub struct Server {
 impl Server {
     /// Starts `cageur-server serve` on a free port over the store `db`.
     pub fn start(db: &str) -> Server {
+        Self::start_at(db, "127.0.0.1:0")
+    }
+
+    /// Starts `cageur-server serve` on `listen` (to restart a server where devices know it).
+    pub fn start_at(db: &str, listen: &str) -> Server {
         use std::io::BufRead;
         let mut child = Command::new(binary("cageur-server"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
+            .args(["serve", "--listen", listen, "--db", db])
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -108,6 +116,11 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 
     /// Stops the server (as a crash would: no goodbye).

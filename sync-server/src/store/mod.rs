@@ -8,10 +8,17 @@
 //! group moves with it, so the members of a group always share one sequence and a pull page,
 //! which ends only between sequences, delivers a group whole or not at all.
 
+mod pg;
+mod pull;
+mod push;
 mod records;
-mod schema;
 mod sqlite;
+mod sqlite_schema;
 mod tokens;
+
+use std::fmt::Debug;
+use std::io::Write;
+use std::time::Duration;
 
 use cageur_model::RecordKind;
 use cageur_protocol::DeviceNumber;
@@ -19,9 +26,56 @@ use cageur_protocol::sync::{Command, Cursor, ErrorBody, ErrorCode};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use pg::PgStore;
 pub use records::{IncomingGroup, IncomingRecord, prepare_push};
 pub use sqlite::SqliteStore;
 pub use tokens::{Secret, hash_secret};
+
+/// Everything the server keeps, behind one interface so that the SQLite and PostgreSQL stores
+/// are interchangeable and pass one test suite (`sync-server/tests/store_suite.rs`).
+///
+/// Calls block; the server runs them on tokio's blocking pool. Each call is one transaction:
+/// it happens whole or not at all.
+pub trait Store: Debug + Send + Sync {
+    /// The database's identity, drawn when it was created. A restored backup keeps it, which
+    /// is why cursors also carry a per-sequence token.
+    fn epoch(&self) -> Uuid;
+    /// The newest sequence number given out.
+    fn newest_seq(&self) -> StoreResult<u64>;
+    /// A new admin credential; only its hash is kept.
+    fn create_admin_token(&self) -> StoreResult<Secret>;
+    /// Whether `token` is an admin credential.
+    fn is_admin(&self, token: &str) -> StoreResult<bool>;
+    /// Registers a puskesmas.
+    fn add_puskesmas(&self, code: &str, name: &str) -> StoreResult<Unit>;
+    /// Registers a team of a puskesmas.
+    fn add_team(&self, code: &str, puskesmas: &str, name: &str) -> StoreResult<Unit>;
+    /// Creates a one-time enrollment code for a tablet of `team`, valid for `ttl`.
+    fn create_enrollment(&self, team: &str, ttl: Duration) -> StoreResult<Enrollment>;
+    /// Exchanges an enrollment code for a new device and its credential. The code works once.
+    fn enroll(&self, code: &str, report: &DeviceReport) -> StoreResult<Enrolled>;
+    /// The device whose credential this is, revoked or not.
+    fn device_by_credential(&self, credential: &str) -> StoreResult<Option<DeviceRow>>;
+    /// Every device, by id.
+    fn devices(&self) -> StoreResult<Vec<DeviceRow>>;
+    /// Revokes a device: every later request of it is refused.
+    fn revoke(&self, device: DeviceNumber, wipe: bool) -> StoreResult<DeviceRow>;
+    /// Records what a device reported at the start of a sync; returns the newest sequence.
+    fn hello(&self, device: DeviceNumber, report: &DeviceReport) -> StoreResult<u64>;
+    /// Merges a device's push, whole or not at all, and commits it durably before returning.
+    fn push(&self, device: &DeviceRow, groups: Vec<IncomingGroup>) -> StoreResult<PushOutcome>;
+    /// The next page of a device's scope after `cursor`; when it is the last, the device's
+    /// cursor and last sync are recorded.
+    fn pull(
+        &self,
+        device: &DeviceRow,
+        cursor: Cursor,
+        max_bytes: Option<u32>,
+    ) -> StoreResult<PullPage>;
+    /// Writes a puskesmas's records as the canonical export, the same bytes a device that
+    /// holds exactly this scope prints with `cageur-field export`.
+    fn export(&self, puskesmas: &str, out: &mut dyn Write) -> StoreResult<()>;
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +101,58 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Database(e.to_string())
     }
+}
+
+/// The columns of a [`DeviceRow`], in its order, for both stores.
+pub(crate) const DEVICE_COLUMNS: &str = "id, puskesmas, team, enrolled_at, revoked_at, wipe,
+    resync_requested_at, app_version, schema_version, pending, pending_urgent, last_seen_at,
+    last_sync_at, cursor_seq";
+
+/// A unit (puskesmas, team) registered twice.
+pub(crate) fn already_registered(what: &str, code: &str) -> StoreError {
+    StoreError::refused(
+        ErrorCode::Conflict,
+        format!("{what} {code} is already registered"),
+    )
+}
+
+/// A unit that must exist first.
+pub(crate) fn not_registered(what: &str, code: &str) -> StoreError {
+    StoreError::refused(
+        ErrorCode::NotFound,
+        format!("no {what} {code}: add it first"),
+    )
+}
+
+/// An enrollment code as the store found it: team, puskesmas, expiry, when used.
+pub(crate) type FoundEnrollment = (String, String, i64, Option<i64>);
+
+/// Whether a found enrollment code may enroll a device now; its team and puskesmas if so.
+pub(crate) fn usable_enrollment(
+    found: Option<FoundEnrollment>,
+    now: i64,
+) -> StoreResult<(String, String)> {
+    let invalid = |why: &str| {
+        StoreError::refused(
+            ErrorCode::EnrollmentCodeInvalid,
+            format!("the enrollment code {why}: ask the health office for a new one"),
+        )
+    };
+    let Some((team, puskesmas, expires_at, used_at)) = found else {
+        return Err(invalid("is not known"));
+    };
+    if used_at.is_some() {
+        return Err(invalid("was already used"));
+    }
+    if expires_at <= now {
+        return Err(invalid("has expired"));
+    }
+    Ok((team, puskesmas))
+}
+
+/// An expiry `ttl` from `now`, in the store's seconds.
+pub(crate) fn expiry(now: i64, ttl: Duration) -> i64 {
+    now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)
 }
 
 /// Result of a store operation.

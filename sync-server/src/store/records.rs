@@ -9,7 +9,7 @@ use cageur_protocol::sync::{
 };
 use uuid::Uuid;
 
-use super::sqlite::{Stored, household_scope};
+use super::push::Stored;
 use super::{DeviceRow, StoreError, StoreResult};
 
 /// A pushed record, decoded.
@@ -108,7 +108,7 @@ pub(crate) struct MergedWrite {
 /// writes only records of its puskesmas (a household it holds may move out of it). Returns
 /// `None` when the store already contained the pushed state.
 pub(crate) fn merge_one(
-    tx: &rusqlite::Transaction<'_>,
+    household_scope: &mut dyn FnMut(Uuid) -> StoreResult<Option<String>>,
     device: &DeviceRow,
     record: IncomingRecord,
     existing: Option<Stored>,
@@ -164,7 +164,7 @@ pub(crate) fn merge_one(
         }
         ScopeLink::Household(None) => (device.puskesmas.clone(), None),
         ScopeLink::Member(Some(household)) => {
-            match household_scope(tx, household)? {
+            match household_scope(household)? {
                 Some(code) if code != device.puskesmas => return Err(out_of_scope()),
                 Some(code) => (code, Some(household)),
                 // The household has not reached the server yet (an urgent referral travels

@@ -10,15 +10,18 @@ use std::time::Duration;
 
 use cageur_model::RecordKind;
 use cageur_model::forms::FormRegistry;
-use cageur_protocol::RecordState;
-use cageur_protocol::sync::{Cursor, ErrorCode, PULL_PAGE_MAX_RECORDS, PULL_PAGE_TARGET_BYTES};
-use rand::Rng;
+use cageur_protocol::sync::{Cursor, ErrorCode};
+use cageur_protocol::{DeviceNumber, RecordState};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
+use super::pull::{PullTx, ScopeRow, build_page, page_budget};
+use super::push::{PushTx, Stored, apply_push};
+use super::records::MergedWrite;
 use super::{
-    DeviceReport, DeviceRow, Enrolled, Enrollment, IncomingGroup, PullPage, PulledRecord,
-    PushOutcome, Secret, StoreError, StoreResult, Unit, hash_secret, now_secs, schema,
+    DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, IncomingGroup,
+    PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
+    expiry, hash_secret, not_registered, now_secs, sqlite_schema as schema, usable_enrollment,
 };
 
 const READERS: usize = 4;
@@ -70,11 +73,6 @@ impl SqliteStore {
         })
     }
 
-    /// The database's identity, drawn when it was created.
-    pub fn epoch(&self) -> Uuid {
-        self.epoch
-    }
-
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let mut conn = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
@@ -92,14 +90,18 @@ impl SqliteStore {
         tx.commit()?;
         Ok(out)
     }
+}
 
-    /// The newest sequence number given out.
-    pub fn newest_seq(&self) -> StoreResult<u64> {
+impl Store for SqliteStore {
+    fn epoch(&self) -> Uuid {
+        self.epoch
+    }
+
+    fn newest_seq(&self) -> StoreResult<u64> {
         self.read(newest_seq)
     }
 
-    /// A new admin credential; only its hash is kept.
-    pub fn create_admin_token(&self) -> StoreResult<Secret> {
+    fn create_admin_token(&self) -> StoreResult<Secret> {
         let secret = Secret::admin();
         self.write(|tx| {
             tx.execute(
@@ -111,8 +113,7 @@ impl SqliteStore {
         Ok(secret)
     }
 
-    /// Whether `token` is an admin credential.
-    pub fn is_admin(&self, token: &str) -> StoreResult<bool> {
+    fn is_admin(&self, token: &str) -> StoreResult<bool> {
         self.read(|tx| {
             Ok(tx
                 .query_row(
@@ -125,18 +126,14 @@ impl SqliteStore {
         })
     }
 
-    /// Registers a puskesmas.
-    pub fn add_puskesmas(&self, code: &str, name: &str) -> StoreResult<Unit> {
+    fn add_puskesmas(&self, code: &str, name: &str) -> StoreResult<Unit> {
         self.write(|tx| {
             let n = tx.execute(
                 "INSERT OR IGNORE INTO puskesmas (code, name, created_at) VALUES (?1, ?2, ?3)",
                 params![code, name, now_secs()],
             )?;
             if n == 0 {
-                return Err(StoreError::refused(
-                    ErrorCode::Conflict,
-                    format!("puskesmas {code} is already registered"),
-                ));
+                return Err(already_registered("puskesmas", code));
             }
             Ok(Unit {
                 code: code.into(),
@@ -146,8 +143,7 @@ impl SqliteStore {
         })
     }
 
-    /// Registers a team of a puskesmas.
-    pub fn add_team(&self, code: &str, puskesmas: &str, name: &str) -> StoreResult<Unit> {
+    fn add_team(&self, code: &str, puskesmas: &str, name: &str) -> StoreResult<Unit> {
         self.write(|tx| {
             let known: Option<i64> = tx
                 .query_row(
@@ -157,10 +153,7 @@ impl SqliteStore {
                 )
                 .optional()?;
             if known.is_none() {
-                return Err(StoreError::refused(
-                    ErrorCode::NotFound,
-                    format!("no puskesmas {puskesmas}: add it first"),
-                ));
+                return Err(not_registered("puskesmas", puskesmas));
             }
             let n = tx.execute(
                 "INSERT OR IGNORE INTO teams (code, puskesmas, name, created_at)
@@ -168,10 +161,7 @@ impl SqliteStore {
                 params![code, puskesmas, name, now_secs()],
             )?;
             if n == 0 {
-                return Err(StoreError::refused(
-                    ErrorCode::Conflict,
-                    format!("team {code} is already registered"),
-                ));
+                return Err(already_registered("team", code));
             }
             Ok(Unit {
                 code: code.into(),
@@ -181,11 +171,10 @@ impl SqliteStore {
         })
     }
 
-    /// Creates a one-time enrollment code for a tablet of `team`, valid for `ttl`.
-    pub fn create_enrollment(&self, team: &str, ttl: Duration) -> StoreResult<Enrollment> {
+    fn create_enrollment(&self, team: &str, ttl: Duration) -> StoreResult<Enrollment> {
         let code = Secret::enrollment_code();
         let now = now_secs();
-        let expires_at = now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let expires_at = expiry(now, ttl);
         self.write(|tx| {
             let puskesmas: Option<String> = tx
                 .query_row("SELECT puskesmas FROM teams WHERE code = ?1", [team], |r| {
@@ -193,10 +182,7 @@ impl SqliteStore {
                 })
                 .optional()?;
             let Some(puskesmas) = puskesmas else {
-                return Err(StoreError::refused(
-                    ErrorCode::NotFound,
-                    format!("no team {team}: add it first"),
-                ));
+                return Err(not_registered("team", team));
             };
             tx.execute(
                 "INSERT INTO enrollments (code_hash, team, created_at, expires_at)
@@ -212,12 +198,11 @@ impl SqliteStore {
         })
     }
 
-    /// Exchanges an enrollment code for a new device and its credential. The code works once.
-    pub fn enroll(&self, code: &str, report: &DeviceReport) -> StoreResult<Enrolled> {
+    fn enroll(&self, code: &str, report: &DeviceReport) -> StoreResult<Enrolled> {
         let credential = Secret::device();
         let now = now_secs();
         self.write(|tx| {
-            let found: Option<(String, String, i64, Option<i64>)> = tx
+            let found: Option<FoundEnrollment> = tx
                 .query_row(
                     "SELECT e.team, t.puskesmas, e.expires_at, e.used_at
                      FROM enrollments e JOIN teams t ON t.code = e.team WHERE e.code_hash = ?1",
@@ -225,21 +210,7 @@ impl SqliteStore {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            let invalid = |why: &str| {
-                StoreError::refused(
-                    ErrorCode::EnrollmentCodeInvalid,
-                    format!("the enrollment code {why}: ask the health office for a new one"),
-                )
-            };
-            let Some((team, puskesmas, expires_at, used_at)) = found else {
-                return Err(invalid("is not known"));
-            };
-            if used_at.is_some() {
-                return Err(invalid("was already used"));
-            }
-            if expires_at <= now {
-                return Err(invalid("has expired"));
-            }
+            let (team, puskesmas) = usable_enrollment(found, now)?;
             tx.execute(
                 "INSERT INTO devices (team, puskesmas, credential_hash, enrolled_at, app_version,
                                       schema_version, last_seen_at)
@@ -268,12 +239,11 @@ impl SqliteStore {
         })
     }
 
-    /// The device whose credential this is, revoked or not.
-    pub fn device_by_credential(&self, credential: &str) -> StoreResult<Option<DeviceRow>> {
+    fn device_by_credential(&self, credential: &str) -> StoreResult<Option<DeviceRow>> {
         self.read(|tx| {
             Ok(tx
                 .query_row(
-                    &format!("{DEVICE_SELECT} WHERE credential_hash = ?1"),
+                    &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE credential_hash = ?1"),
                     [hash_secret(credential)],
                     device_row,
                 )
@@ -281,17 +251,16 @@ impl SqliteStore {
         })
     }
 
-    /// Every device, by id.
-    pub fn devices(&self) -> StoreResult<Vec<DeviceRow>> {
+    fn devices(&self) -> StoreResult<Vec<DeviceRow>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare(&format!("{DEVICE_SELECT} ORDER BY id"))?;
+            let mut stmt =
+                tx.prepare(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY id"))?;
             let rows = stmt.query_map([], device_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
-    /// Revokes a device: every later request of it is refused.
-    pub fn revoke(&self, device: u32, wipe: bool) -> StoreResult<DeviceRow> {
+    fn revoke(&self, device: DeviceNumber, wipe: bool) -> StoreResult<DeviceRow> {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE devices SET revoked_at = coalesce(revoked_at, ?1), wipe = wipe OR ?2
@@ -305,15 +274,14 @@ impl SqliteStore {
                 ));
             }
             Ok(tx.query_row(
-                &format!("{DEVICE_SELECT} WHERE id = ?1"),
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
                 [device],
                 device_row,
             )?)
         })
     }
 
-    /// Records what a device reported at the start of a sync; returns the newest sequence.
-    pub fn hello(&self, device: u32, report: &DeviceReport) -> StoreResult<u64> {
+    fn hello(&self, device: DeviceNumber, report: &DeviceReport) -> StoreResult<u64> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE devices SET app_version = ?1, schema_version = ?2, pending = ?3,
@@ -331,134 +299,19 @@ impl SqliteStore {
         })
     }
 
-    /// Merges a device's push, whole or not at all, and commits it durably.
-    pub fn push(&self, device: &DeviceRow, groups: Vec<IncomingGroup>) -> StoreResult<PushOutcome> {
-        self.write(|tx| {
-            let mut seq = newest_seq(tx)?;
-            let mut outcome = PushOutcome::default();
-            let now = now_secs();
-            for (g, group) in groups.into_iter().enumerate() {
-                let mut changed = Vec::new();
-                for (r, record) in group.records.into_iter().enumerate() {
-                    let at = format!("groups[{g}].records[{r}]");
-                    let existing = load(tx, record.id)?;
-                    let write = super::records::merge_one(tx, device, record, existing, &at)?;
-                    if let Some(write) = write {
-                        changed.push(write);
-                    }
-                }
-                outcome.accepted.push(group.change_seq);
-                if changed.is_empty() {
-                    outcome.unchanged += 1;
-                    continue;
-                }
-                seq += 1;
-                let token: i64 = rand::rng().random_range(1..i64::MAX);
-                tx.execute(
-                    "INSERT INTO sequence (seq, token, device, at) VALUES (?1, ?2, ?3, ?4)",
-                    params![seq as i64, token, device.id, now],
-                )?;
-                for w in changed {
-                    if let Some(old) = w.old_seq {
-                        // The rest of the record's old group moves with it (see module docs).
-                        tx.prepare_cached("UPDATE records SET seq = ?1 WHERE seq = ?2")?
-                            .execute(params![seq as i64, old as i64])?;
-                    }
-                    tx.prepare_cached(
-                        "INSERT OR REPLACE INTO records (id, kind, puskesmas, household, seq, state)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        w.id.as_bytes(),
-                        w.kind.code(),
-                        w.puskesmas,
-                        w.household.map(|h| h.as_bytes().to_vec()),
-                        seq as i64,
-                        w.state.encode()
-                    ])?;
-                    if let Some(moved_from) = &w.moved_from {
-                        // A household moved to another puskesmas: its members follow it, and
-                        // reach the new puskesmas's devices at this sequence.
-                        tracing::info!(from = %moved_from, to = %w.puskesmas, "household moved");
-                        tx.prepare_cached(
-                            "UPDATE records SET seq = ?1 WHERE seq IN
-                                 (SELECT seq FROM records WHERE household = ?2)",
-                        )?
-                        .execute(params![seq as i64, w.id.as_bytes()])?;
-                        tx.prepare_cached(
-                            "UPDATE records SET puskesmas = ?1 WHERE household = ?2",
-                        )?
-                        .execute(params![w.puskesmas, w.id.as_bytes()])?;
-                    }
-                }
-            }
-            outcome.seq = seq;
-            Ok(outcome)
-        })
+    fn push(&self, device: &DeviceRow, groups: Vec<IncomingGroup>) -> StoreResult<PushOutcome> {
+        self.write(|tx| apply_push(&mut SqliteTx(tx), device, groups))
     }
 
-    /// The next page of a device's scope after `cursor`.
-    pub fn pull(
+    fn pull(
         &self,
         device: &DeviceRow,
         cursor: Cursor,
         max_bytes: Option<u32>,
     ) -> StoreResult<PullPage> {
-        let budget = max_bytes
-            .map(|b| (b as usize).clamp(1, PULL_PAGE_TARGET_BYTES))
-            .unwrap_or(PULL_PAGE_TARGET_BYTES);
-        let page = self.read(|tx| {
-            if cursor.seq > 0 && token_of(tx, cursor.seq)? != Some(cursor.token) {
-                return Err(StoreError::refused(
-                    ErrorCode::TimelineChanged,
-                    "this server does not have the history your cursor points into (it was \
-                     restored from a backup, or is another server): pull from the start and \
-                     push every record again",
-                ));
-            }
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, kind, state, seq FROM records
-                 WHERE puskesmas = ?1 AND seq > ?2 ORDER BY seq",
-            )?;
-            let mut rows = stmt.query(params![device.puskesmas, cursor.seq as i64])?;
-            let (mut records, mut bytes, mut last_seq) = (Vec::new(), 0usize, None);
-            while let Some(row) = rows.next()? {
-                let seq = row.get::<_, i64>(3)? as u64;
-                let full = bytes >= budget || records.len() >= PULL_PAGE_MAX_RECORDS;
-                if full && last_seq != Some(seq) {
-                    break;
-                }
-                let id: Vec<u8> = row.get(0)?;
-                let kind: u8 = row.get(1)?;
-                let state: Vec<u8> = row.get(2)?;
-                bytes += state.len();
-                records.push(PulledRecord {
-                    kind: RecordKind::from_code(kind)
-                        .ok_or_else(|| StoreError::Damaged(format!("record kind {kind}")))?,
-                    id: Uuid::from_slice(&id).map_err(|e| StoreError::Damaged(e.to_string()))?,
-                    state,
-                });
-                last_seq = Some(seq);
-            }
-            drop(rows);
-            let next = match last_seq {
-                Some(seq) => Cursor {
-                    seq,
-                    token: token_of(tx, seq)?.unwrap_or_default(),
-                },
-                None => cursor,
-            };
-            let remaining: i64 = tx.query_row(
-                "SELECT count(*) FROM records WHERE puskesmas = ?1 AND seq > ?2",
-                params![device.puskesmas, next.seq as i64],
-                |r| r.get(0),
-            )?;
-            Ok(PullPage {
-                records,
-                next,
-                remaining: remaining.unsigned_abs(),
-            })
-        })?;
+        let budget = page_budget(max_bytes);
+        let page =
+            self.read(|tx| build_page(&mut SqliteTx(tx), &device.puskesmas, cursor, budget))?;
         if page.remaining == 0 {
             self.write(|tx| {
                 tx.execute(
@@ -472,9 +325,7 @@ impl SqliteStore {
         Ok(page)
     }
 
-    /// Writes a puskesmas's records as the canonical export, the same bytes a device that
-    /// holds exactly this scope prints with `cageur-field export`.
-    pub fn export(&self, puskesmas: &str, out: &mut dyn Write) -> StoreResult<()> {
+    fn export(&self, puskesmas: &str, out: &mut dyn Write) -> StoreResult<()> {
         let forms = FormRegistry::with_builtins();
         self.read(|tx| {
             let mut stmt = tx.prepare(
@@ -496,42 +347,135 @@ impl SqliteStore {
     }
 }
 
-/// A stored record as a push finds it.
-pub(crate) struct Stored {
-    pub kind: RecordKind,
-    pub puskesmas: String,
-    pub seq: u64,
-    pub state: RecordState,
+/// A transaction of the SQLite store, as the shared push and pull code sees it.
+struct SqliteTx<'a, 'c>(&'a Transaction<'c>);
+
+impl PushTx for SqliteTx<'_, '_> {
+    fn newest_seq(&mut self) -> StoreResult<u64> {
+        newest_seq(self.0)
+    }
+
+    fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>> {
+        let row: Option<(u8, String, i64, Vec<u8>)> = self
+            .0
+            .prepare_cached("SELECT kind, puskesmas, seq, state FROM records WHERE id = ?1")?
+            .query_row([id.as_bytes()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        row.map(|(kind, puskesmas, seq, state)| {
+            Ok(Stored {
+                kind: RecordKind::from_code(kind)
+                    .ok_or_else(|| StoreError::Damaged(format!("record kind {kind}")))?,
+                puskesmas,
+                seq: seq as u64,
+                state: RecordState::decode(&state)
+                    .map_err(|e| StoreError::Damaged(format!("record {id}: {e}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn household_scope(&mut self, id: Uuid) -> StoreResult<Option<String>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT puskesmas FROM records WHERE id = ?1 AND kind = ?2")?
+            .query_row(params![id.as_bytes(), RecordKind::Household.code()], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn add_sequence(&mut self, seq: u64, token: i64, device: u32, at: i64) -> StoreResult<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO sequence (seq, token, device, at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![seq as i64, token, device, at])?;
+        Ok(())
+    }
+
+    fn move_sequence(&mut self, from: u64, to: u64) -> StoreResult<()> {
+        self.0
+            .prepare_cached("UPDATE records SET seq = ?1 WHERE seq = ?2")?
+            .execute(params![to as i64, from as i64])?;
+        Ok(())
+    }
+
+    fn put_record(&mut self, w: &MergedWrite, seq: u64) -> StoreResult<()> {
+        self.0
+            .prepare_cached(
+                "INSERT OR REPLACE INTO records (id, kind, puskesmas, household, seq, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                w.id.as_bytes(),
+                w.kind.code(),
+                w.puskesmas,
+                w.household.map(|h| h.as_bytes().to_vec()),
+                seq as i64,
+                w.state.encode()
+            ])?;
+        Ok(())
+    }
+
+    fn move_household(&mut self, household: Uuid, puskesmas: &str, seq: u64) -> StoreResult<()> {
+        self.0
+            .prepare_cached(
+                "UPDATE records SET seq = ?1 WHERE seq IN
+                     (SELECT seq FROM records WHERE household = ?2)",
+            )?
+            .execute(params![seq as i64, household.as_bytes()])?;
+        self.0
+            .prepare_cached("UPDATE records SET puskesmas = ?1 WHERE household = ?2")?
+            .execute(params![puskesmas, household.as_bytes()])?;
+        Ok(())
+    }
 }
 
-fn load(tx: &Transaction<'_>, id: Uuid) -> StoreResult<Option<Stored>> {
-    let row: Option<(u8, String, i64, Vec<u8>)> = tx
-        .prepare_cached("SELECT kind, puskesmas, seq, state FROM records WHERE id = ?1")?
-        .query_row([id.as_bytes()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    row.map(|(kind, puskesmas, seq, state)| {
-        Ok(Stored {
-            kind: RecordKind::from_code(kind)
-                .ok_or_else(|| StoreError::Damaged(format!("record kind {kind}")))?,
-            puskesmas,
-            seq: seq as u64,
-            state: RecordState::decode(&state)
-                .map_err(|e| StoreError::Damaged(format!("record {id}: {e}")))?,
-        })
-    })
-    .transpose()
-}
+impl PullTx for SqliteTx<'_, '_> {
+    fn token_of(&mut self, seq: u64) -> StoreResult<Option<u64>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT token FROM sequence WHERE seq = ?1")?
+            .query_row([seq as i64], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|t| t as u64))
+    }
 
-/// The puskesmas of a household the store holds.
-pub(crate) fn household_scope(tx: &Transaction<'_>, id: Uuid) -> StoreResult<Option<String>> {
-    Ok(tx
-        .prepare_cached("SELECT puskesmas FROM records WHERE id = ?1 AND kind = ?2")?
-        .query_row(params![id.as_bytes(), RecordKind::Household.code()], |r| {
-            r.get(0)
-        })
-        .optional()?)
+    fn scan(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        take: &mut dyn FnMut(ScopeRow) -> StoreResult<bool>,
+    ) -> StoreResult<()> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT seq, kind, id, state FROM records
+             WHERE puskesmas = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![puskesmas, after as i64])?;
+        while let Some(row) = rows.next()? {
+            let row = ScopeRow {
+                seq: row.get::<_, i64>(0)? as u64,
+                kind: row.get(1)?,
+                id: row.get(2)?,
+                state: row.get(3)?,
+            };
+            if !take(row)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn count_after(&mut self, puskesmas: &str, after: u64) -> StoreResult<u64> {
+        let n: i64 = self.0.query_row(
+            "SELECT count(*) FROM records WHERE puskesmas = ?1 AND seq > ?2",
+            params![puskesmas, after as i64],
+            |r| r.get(0),
+        )?;
+        Ok(n.unsigned_abs())
+    }
 }
 
 fn newest_seq(tx: &Transaction<'_>) -> StoreResult<u64> {
@@ -540,18 +484,6 @@ fn newest_seq(tx: &Transaction<'_>) -> StoreResult<u64> {
     })?;
     Ok(seq as u64)
 }
-
-fn token_of(tx: &Transaction<'_>, seq: u64) -> StoreResult<Option<u64>> {
-    Ok(tx
-        .prepare_cached("SELECT token FROM sequence WHERE seq = ?1")?
-        .query_row([seq as i64], |r| r.get::<_, i64>(0))
-        .optional()?
-        .map(|t| t as u64))
-}
-
-const DEVICE_SELECT: &str = "SELECT id, puskesmas, team, enrolled_at, revoked_at, wipe,
-    resync_requested_at, app_version, schema_version, pending, pending_urgent, last_seen_at,
-    last_sync_at, cursor_seq FROM devices";
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
     Ok(DeviceRow {

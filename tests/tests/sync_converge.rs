@@ -1,76 +1,19 @@
-//! Three devices of one puskesmas and a real `cageur-server` on SQLite, over loopback HTTP:
+//! Three devices of one puskesmas and real `cageur-server` processes, over loopback HTTP:
 //! offline edits everywhere, concurrent edits to one household and to one field, syncs in
 //! several orders. Every device's export and the server's export of the puskesmas end
 //! byte-identical; the same-field conflict shows everywhere until resolved, then nowhere.
+//!
+//! Once with one server on its SQLite default, once with two server processes on one
+//! PostgreSQL database, the devices spread over both (servers are stateless).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use cageur_e2e::{Server, admin, try_field};
+use cageur_e2e::device::{enroll, register};
+use cageur_e2e::pg::TestDatabase;
+use cageur_e2e::{Server, admin};
 use serde_json::{Value, json};
 
 const PUSKESMAS: &str = "P3671050101";
-
-struct Device {
-    db: PathBuf,
-}
-
-impl Device {
-    fn run(&self, args: &[&str]) -> String {
-        try_field(&self.db, args, None).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-    }
-
-    fn input(&self, args: &[&str], stdin: &Value) -> String {
-        try_field(&self.db, args, Some(&stdin.to_string()))
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-            .trim()
-            .to_owned()
-    }
-
-    fn sync(&self) -> Value {
-        serde_json::from_str(&self.run(&["--json", "sync", "--attempts", "2"])).unwrap()
-    }
-
-    fn export(&self) -> String {
-        self.run(&["export"])
-    }
-
-    fn conflicts(&self) -> Vec<Value> {
-        let out: Value = serde_json::from_str(&self.run(&["--json", "conflicts"])).unwrap();
-        out.as_array().cloned().unwrap_or_default()
-    }
-}
-
-fn enroll(server: &Server, token: &str, dir: &Path, team: &str, worker: u32) -> Device {
-    let enrollment: Value = serde_json::from_str(
-        &admin(
-            server,
-            token,
-            &["--json", "device", "enroll", "--team", team],
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let code = enrollment["code"].as_str().unwrap();
-    let db = dir.join(format!("{team}-{worker}.db"));
-    try_field(
-        &db,
-        &["enroll", "--server", &server.url, "--code", code],
-        None,
-    )
-    .unwrap();
-    let device = Device { db };
-    device.run(&[
-        "worker",
-        "set",
-        "--id",
-        &worker.to_string(),
-        "--name",
-        "Perawat",
-        "--role",
-        "nurse",
-    ]);
-    device
-}
 
 fn household() -> Value {
     json!({
@@ -83,44 +26,32 @@ fn household() -> Value {
 }
 
 #[test]
-fn three_devices_and_the_server_converge_byte_for_byte() {
+fn three_devices_and_one_sqlite_server_converge_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("server.db").display());
     let server = Server::start(&db);
+    converge(dir.path(), &[&server]);
+}
+
+#[test]
+fn three_devices_and_two_servers_on_one_postgres_converge_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create("converge");
+    let first = Server::start(&database.url);
+    let second = Server::start(&database.url);
+    assert_ne!(first.url, second.url);
+    converge(dir.path(), &[&first, &second]);
+}
+
+/// The scenario; device `i` talks to `servers[i % servers.len()]`, the admin tool to the last.
+fn converge(dir: &Path, servers: &[&Server]) {
+    let server = servers[servers.len() - 1];
+    let via = |i: usize| servers[i % servers.len()];
     let token = server.admin_token();
-    admin(
-        &server,
-        &token,
-        &[
-            "puskesmas",
-            "add",
-            "--code",
-            PUSKESMAS,
-            "--name",
-            "Cipondoh",
-        ],
-    )
-    .unwrap();
-    for team in ["TEAM-A", "TEAM-B", "TEAM-C"] {
-        admin(
-            &server,
-            &token,
-            &[
-                "team",
-                "add",
-                "--code",
-                team,
-                "--puskesmas",
-                PUSKESMAS,
-                "--name",
-                team,
-            ],
-        )
-        .unwrap();
-    }
-    let a = enroll(&server, &token, dir.path(), "TEAM-A", 11);
-    let b = enroll(&server, &token, dir.path(), "TEAM-B", 12);
-    let c = enroll(&server, &token, dir.path(), "TEAM-C", 13);
+    register(server, &token, PUSKESMAS, &["TEAM-A", "TEAM-B", "TEAM-C"]);
+    let a = enroll(via(0), &token, dir, "TEAM-A", 11);
+    let b = enroll(via(1), &token, dir, "TEAM-B", 12);
+    let c = enroll(via(2), &token, dir, "TEAM-C", 13);
 
     // A registers a family and everyone gets it.
     let h = a.input(&["household", "add"], &household());
@@ -166,7 +97,7 @@ fn three_devices_and_the_server_converge_byte_for_byte() {
     }
 
     let exports: Vec<String> = [&a, &b, &c].iter().map(|d| d.export()).collect();
-    let server_export = admin(&server, &token, &["export", "--puskesmas", PUSKESMAS]).unwrap();
+    let server_export = admin(server, &token, &["export", "--puskesmas", PUSKESMAS]).unwrap();
     assert_eq!(exports[0], exports[1], "A and B differ");
     assert_eq!(exports[1], exports[2], "B and C differ");
     assert_eq!(exports[0], server_export, "devices and server differ");
@@ -198,7 +129,7 @@ fn three_devices_and_the_server_converge_byte_for_byte() {
         assert!(d.conflicts().is_empty());
     }
     let exports: Vec<String> = [&a, &b, &c].iter().map(|d| d.export()).collect();
-    let server_export = admin(&server, &token, &["export", "--puskesmas", PUSKESMAS]).unwrap();
+    let server_export = admin(server, &token, &["export", "--puskesmas", PUSKESMAS]).unwrap();
     assert_eq!(exports[0], exports[1]);
     assert_eq!(exports[1], exports[2]);
     assert_eq!(exports[0], server_export);

@@ -1,4 +1,4 @@
-//! The server database's schema and its migrations (SQLite). Run on every start; each
+//! The SQLite store's schema and its migrations. Run on every start; each
 //! migration in one transaction with the `user_version` bump. Append only.
 
 use rusqlite::Connection;

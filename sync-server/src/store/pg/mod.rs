@@ -1,0 +1,547 @@
+//! The PostgreSQL store: production, and several stateless server replicas on one database.
+//!
+//! The same tables and the same push and pull code as the SQLite store. What differs is how
+//! sequences stay in commit order with several writers: every push takes one transaction-level
+//! advisory lock before it reads the newest sequence, so pushes commit one after another (as
+//! with SQLite's single writer), and a puller's snapshot always holds a prefix of the
+//! sequence — a cursor can never pass a sequence that commits later. A push is a few
+//! milliseconds of work, so one lock serves hundreds of devices; pulls, the bulk of the
+//! traffic, take no lock and read from a repeatable-read snapshot.
+
+mod schema;
+
+use std::io::Write;
+use std::time::Duration;
+
+use cageur_model::RecordKind;
+use cageur_model::forms::FormRegistry;
+use cageur_protocol::sync::{Cursor, ErrorCode};
+use cageur_protocol::{DeviceNumber, RecordState};
+use postgres::{IsolationLevel, NoTls, Row, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use uuid::Uuid;
+
+use super::pull::{PullTx, ScopeRow, build_page, page_budget};
+use super::push::{PushTx, Stored, apply_push};
+use super::records::MergedWrite;
+use super::{
+    DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, IncomingGroup,
+    PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
+    expiry, hash_secret, not_registered, now_secs, usable_enrollment,
+};
+
+/// Connections per server process: enough for the blocking pool's store calls at 5 p.m.
+const POOL_SIZE: u32 = 16;
+
+/// Advisory lock key that orders pushes across server processes ("cageur" + 2).
+const PUSH_LOCK: i64 = 0x6361_6765_7572_0002;
+
+/// Rows fetched per round trip when streaming a scope (pull pages, exports).
+const FETCH_ROWS: i32 = 512;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// The PostgreSQL store.
+#[derive(Debug)]
+pub struct PgStore {
+    pool: Pool,
+    epoch: Uuid,
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Database(format!("no database connection: {e}"))
+    }
+}
+
+impl PgStore {
+    /// Connects to the database `url` names (`postgres://USER@HOST:PORT/DATABASE`) and
+    /// migrates it. Blocks: call it outside the async runtime.
+    pub fn open(url: &str) -> StoreResult<Self> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Database(format!("the PostgreSQL URL is not valid: {e}")))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(PostgresConnectionManager::new(config, NoTls))?;
+        let mut client = pool.get()?;
+        schema::migrate(&mut client)?;
+        client.execute(
+            "INSERT INTO meta (key, value) VALUES ('epoch', $1) ON CONFLICT (key) DO NOTHING",
+            &[&Uuid::now_v7().to_string()],
+        )?;
+        let epoch: String = client
+            .query_one("SELECT value FROM meta WHERE key = 'epoch'", &[])?
+            .get(0);
+        let epoch = Uuid::parse_str(&epoch).map_err(|e| StoreError::Damaged(e.to_string()))?;
+        drop(client);
+        Ok(Self { pool, epoch })
+    }
+
+    /// One read-only transaction on one snapshot, so a page and its cursor agree.
+    fn read<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut client = self.pool.get()?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// One read-write transaction; committed only if `f` succeeds.
+    fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut client = self.pool.get()?;
+        let mut tx = client.transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl Store for PgStore {
+    fn epoch(&self) -> Uuid {
+        self.epoch
+    }
+
+    fn newest_seq(&self) -> StoreResult<u64> {
+        self.read(|tx| PgTx(tx).newest_seq())
+    }
+
+    fn create_admin_token(&self) -> StoreResult<Secret> {
+        let secret = Secret::admin();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO admin_tokens (hash, created_at) VALUES ($1, $2)",
+                &[&hash_secret(&secret.0), &now_secs()],
+            )?;
+            Ok(())
+        })?;
+        Ok(secret)
+    }
+
+    fn is_admin(&self, token: &str) -> StoreResult<bool> {
+        self.read(|tx| {
+            Ok(tx
+                .query_opt(
+                    "SELECT 1 FROM admin_tokens WHERE hash = $1",
+                    &[&hash_secret(token)],
+                )?
+                .is_some())
+        })
+    }
+
+    fn add_puskesmas(&self, code: &str, name: &str) -> StoreResult<Unit> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "INSERT INTO puskesmas (code, name, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (code) DO NOTHING",
+                &[&code, &name, &now_secs()],
+            )?;
+            if n == 0 {
+                return Err(already_registered("puskesmas", code));
+            }
+            Ok(Unit {
+                code: code.into(),
+                name: name.into(),
+                puskesmas: None,
+            })
+        })
+    }
+
+    fn add_team(&self, code: &str, puskesmas: &str, name: &str) -> StoreResult<Unit> {
+        self.write(|tx| {
+            if tx
+                .query_opt("SELECT 1 FROM puskesmas WHERE code = $1", &[&puskesmas])?
+                .is_none()
+            {
+                return Err(not_registered("puskesmas", puskesmas));
+            }
+            let n = tx.execute(
+                "INSERT INTO teams (code, puskesmas, name, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (code) DO NOTHING",
+                &[&code, &puskesmas, &name, &now_secs()],
+            )?;
+            if n == 0 {
+                return Err(already_registered("team", code));
+            }
+            Ok(Unit {
+                code: code.into(),
+                name: name.into(),
+                puskesmas: Some(puskesmas.into()),
+            })
+        })
+    }
+
+    fn create_enrollment(&self, team: &str, ttl: Duration) -> StoreResult<Enrollment> {
+        let code = Secret::enrollment_code();
+        let now = now_secs();
+        let expires_at = expiry(now, ttl);
+        self.write(|tx| {
+            let Some(row) =
+                tx.query_opt("SELECT puskesmas FROM teams WHERE code = $1", &[&team])?
+            else {
+                return Err(not_registered("team", team));
+            };
+            tx.execute(
+                "INSERT INTO enrollments (code_hash, team, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[&hash_secret(&code.0), &team, &now, &expires_at],
+            )?;
+            Ok(Enrollment {
+                code: code.0.clone(),
+                team: team.into(),
+                puskesmas: row.get(0),
+                expires_at,
+            })
+        })
+    }
+
+    fn enroll(&self, code: &str, report: &DeviceReport) -> StoreResult<Enrolled> {
+        let credential = Secret::device();
+        let now = now_secs();
+        let code_hash = hash_secret(code);
+        self.write(|tx| {
+            // FOR UPDATE: two tablets racing with one code on two servers; one wins.
+            let found: Option<FoundEnrollment> = tx
+                .query_opt(
+                    "SELECT e.team, t.puskesmas, e.expires_at, e.used_at
+                     FROM enrollments e JOIN teams t ON t.code = e.team
+                     WHERE e.code_hash = $1 FOR UPDATE OF e",
+                    &[&code_hash],
+                )?
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)));
+            let (team, puskesmas) = usable_enrollment(found, now)?;
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO devices (team, puskesmas, credential_hash, enrolled_at,
+                                          app_version, schema_version, last_seen_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $4) RETURNING id",
+                    &[
+                        &team,
+                        &puskesmas,
+                        &hash_secret(&credential.0),
+                        &now,
+                        &report.app_version,
+                        &i64::from(report.schema),
+                    ],
+                )?
+                .get(0);
+            let device = u32::try_from(id)
+                .map_err(|_| StoreError::Database("device numbers exhausted".into()))?;
+            tx.execute(
+                "UPDATE enrollments SET used_at = $1, device = $2 WHERE code_hash = $3",
+                &[&now, &id, &code_hash],
+            )?;
+            Ok(Enrolled {
+                device,
+                credential: credential.0.clone(),
+                puskesmas,
+                team,
+            })
+        })
+    }
+
+    fn device_by_credential(&self, credential: &str) -> StoreResult<Option<DeviceRow>> {
+        self.read(|tx| {
+            tx.query_opt(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE credential_hash = $1"),
+                &[&hash_secret(credential)],
+            )?
+            .map(|r| device_row(&r))
+            .transpose()
+        })
+    }
+
+    fn devices(&self) -> StoreResult<Vec<DeviceRow>> {
+        self.read(|tx| {
+            tx.query(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY id"),
+                &[],
+            )?
+            .iter()
+            .map(device_row)
+            .collect()
+        })
+    }
+
+    fn revoke(&self, device: DeviceNumber, wipe: bool) -> StoreResult<DeviceRow> {
+        self.write(|tx| {
+            let row = tx.query_opt(
+                &format!(
+                    "UPDATE devices SET revoked_at = coalesce(revoked_at, $1), wipe = wipe OR $2
+                     WHERE id = $3 RETURNING {DEVICE_COLUMNS}"
+                ),
+                &[&now_secs(), &wipe, &i64::from(device)],
+            )?;
+            match row {
+                Some(row) => device_row(&row),
+                None => Err(StoreError::refused(
+                    ErrorCode::NotFound,
+                    format!("no device {device}"),
+                )),
+            }
+        })
+    }
+
+    fn hello(&self, device: DeviceNumber, report: &DeviceReport) -> StoreResult<u64> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE devices SET app_version = $1, schema_version = $2, pending = $3,
+                        pending_urgent = $4, last_seen_at = $5 WHERE id = $6",
+                &[
+                    &report.app_version,
+                    &i64::from(report.schema),
+                    &(report.pending as i64),
+                    &(report.pending_urgent as i64),
+                    &now_secs(),
+                    &i64::from(device),
+                ],
+            )?;
+            PgTx(tx).newest_seq()
+        })
+    }
+
+    fn push(&self, device: &DeviceRow, groups: Vec<IncomingGroup>) -> StoreResult<PushOutcome> {
+        self.write(|tx| {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])?;
+            apply_push(&mut PgTx(tx), device, groups)
+        })
+    }
+
+    fn pull(
+        &self,
+        device: &DeviceRow,
+        cursor: Cursor,
+        max_bytes: Option<u32>,
+    ) -> StoreResult<PullPage> {
+        let budget = page_budget(max_bytes);
+        let page = self.read(|tx| build_page(&mut PgTx(tx), &device.puskesmas, cursor, budget))?;
+        if page.remaining == 0 {
+            self.write(|tx| {
+                tx.execute(
+                    "UPDATE devices SET cursor_seq = $1, last_sync_at = $2, last_seen_at = $2
+                     WHERE id = $3",
+                    &[&(page.next.seq as i64), &now_secs(), &i64::from(device.id)],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(page)
+    }
+
+    fn export(&self, puskesmas: &str, out: &mut dyn Write) -> StoreResult<()> {
+        let forms = FormRegistry::with_builtins();
+        let io = |e: &dyn std::fmt::Display| {
+            field_core::FieldError::Io(std::io::Error::other(e.to_string()))
+        };
+        self.read(|tx| {
+            field_core::write_export(out, &forms, |kind, emit| {
+                let portal = tx
+                    .bind(
+                        "SELECT id, state FROM records WHERE puskesmas = $1 AND kind = $2
+                         ORDER BY id",
+                        &[&puskesmas, &(kind.code() as i16)],
+                    )
+                    .map_err(|e| io(&e))?;
+                loop {
+                    let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(|e| io(&e))?;
+                    if rows.is_empty() {
+                        return Ok(());
+                    }
+                    for row in rows {
+                        let id = Uuid::from_slice(row.get(0)).map_err(|e| io(&e))?;
+                        emit(id, row.get(1))?;
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Damaged(e.to_string()))
+        })
+    }
+}
+
+/// A transaction of the PostgreSQL store, as the shared push and pull code sees it.
+struct PgTx<'a, 'c>(&'a mut Transaction<'c>);
+
+impl PushTx for PgTx<'_, '_> {
+    fn newest_seq(&mut self) -> StoreResult<u64> {
+        let seq: i64 = self
+            .0
+            .query_one("SELECT coalesce(max(seq), 0) FROM sequence", &[])?
+            .get(0);
+        Ok(seq as u64)
+    }
+
+    fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>> {
+        let row = self.0.query_opt(
+            "SELECT kind, puskesmas, seq, state FROM records WHERE id = $1",
+            &[&id.as_bytes().as_slice()],
+        )?;
+        row.map(|r| {
+            let kind = kind_of(r.get(0))?;
+            Ok(Stored {
+                kind,
+                puskesmas: r.get(1),
+                seq: r.get::<_, i64>(2) as u64,
+                state: RecordState::decode(r.get(3))
+                    .map_err(|e| StoreError::Damaged(format!("record {id}: {e}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn household_scope(&mut self, id: Uuid) -> StoreResult<Option<String>> {
+        Ok(self
+            .0
+            .query_opt(
+                "SELECT puskesmas FROM records WHERE id = $1 AND kind = $2",
+                &[
+                    &id.as_bytes().as_slice(),
+                    &(RecordKind::Household.code() as i16),
+                ],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn add_sequence(&mut self, seq: u64, token: i64, device: u32, at: i64) -> StoreResult<()> {
+        self.0.execute(
+            "INSERT INTO sequence (seq, token, device, at) VALUES ($1, $2, $3, $4)",
+            &[&(seq as i64), &token, &i64::from(device), &at],
+        )?;
+        Ok(())
+    }
+
+    fn move_sequence(&mut self, from: u64, to: u64) -> StoreResult<()> {
+        self.0.execute(
+            "UPDATE records SET seq = $1 WHERE seq = $2",
+            &[&(to as i64), &(from as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn put_record(&mut self, w: &MergedWrite, seq: u64) -> StoreResult<()> {
+        self.0.execute(
+            "INSERT INTO records (id, kind, puskesmas, household, seq, state)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
+                 puskesmas = excluded.puskesmas, household = excluded.household,
+                 seq = excluded.seq, state = excluded.state",
+            &[
+                &w.id.as_bytes().as_slice(),
+                &(w.kind.code() as i16),
+                &w.puskesmas,
+                &w.household.map(|h| h.as_bytes().to_vec()),
+                &(seq as i64),
+                &w.state.encode(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn move_household(&mut self, household: Uuid, puskesmas: &str, seq: u64) -> StoreResult<()> {
+        let household = household.as_bytes().as_slice();
+        self.0.execute(
+            "UPDATE records SET seq = $1 WHERE seq IN
+                 (SELECT seq FROM records WHERE household = $2)",
+            &[&(seq as i64), &household],
+        )?;
+        self.0.execute(
+            "UPDATE records SET puskesmas = $1 WHERE household = $2",
+            &[&puskesmas, &household],
+        )?;
+        Ok(())
+    }
+}
+
+impl PullTx for PgTx<'_, '_> {
+    fn token_of(&mut self, seq: u64) -> StoreResult<Option<u64>> {
+        Ok(self
+            .0
+            .query_opt(
+                "SELECT token FROM sequence WHERE seq = $1",
+                &[&(seq as i64)],
+            )?
+            .map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn scan(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        take: &mut dyn FnMut(ScopeRow) -> StoreResult<bool>,
+    ) -> StoreResult<()> {
+        // A portal fetched in slices: a page stops early, so the scope is never read whole.
+        let portal = self.0.bind(
+            "SELECT seq, kind, id, state FROM records
+             WHERE puskesmas = $1 AND seq > $2 ORDER BY seq",
+            &[&puskesmas, &(after as i64)],
+        )?;
+        loop {
+            let rows = self.0.query_portal(&portal, FETCH_ROWS)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for row in rows {
+                let row = ScopeRow {
+                    seq: row.get::<_, i64>(0) as u64,
+                    kind: u8::try_from(row.get::<_, i16>(1))
+                        .map_err(|e| StoreError::Damaged(format!("record kind: {e}")))?,
+                    id: row.get(2),
+                    state: row.get(3),
+                };
+                if !take(row)? {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn count_after(&mut self, puskesmas: &str, after: u64) -> StoreResult<u64> {
+        let n: i64 = self
+            .0
+            .query_one(
+                "SELECT count(*) FROM records WHERE puskesmas = $1 AND seq > $2",
+                &[&puskesmas, &(after as i64)],
+            )?
+            .get(0);
+        Ok(n.unsigned_abs())
+    }
+}
+
+fn kind_of(code: i16) -> StoreResult<RecordKind> {
+    u8::try_from(code)
+        .ok()
+        .and_then(RecordKind::from_code)
+        .ok_or_else(|| StoreError::Damaged(format!("record kind {code}")))
+}
+
+fn device_row(r: &Row) -> StoreResult<DeviceRow> {
+    let id: i64 = r.get(0);
+    let schema: Option<i64> = r.get(8);
+    Ok(DeviceRow {
+        id: u32::try_from(id).map_err(|_| StoreError::Damaged(format!("device id {id}")))?,
+        puskesmas: r.get(1),
+        team: r.get(2),
+        enrolled_at: r.get(3),
+        revoked_at: r.get(4),
+        wipe: r.get(5),
+        resync_requested_at: r.get(6),
+        app_version: r.get(7),
+        schema: schema.and_then(|s| u32::try_from(s).ok()),
+        pending: r.get::<_, Option<i64>>(9).map(i64::unsigned_abs),
+        pending_urgent: r.get::<_, Option<i64>>(10).map(i64::unsigned_abs),
+        last_seen_at: r.get(11),
+        last_sync_at: r.get(12),
+        cursor: r.get::<_, i64>(13).unsigned_abs(),
+    })
+}

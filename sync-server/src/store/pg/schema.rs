@@ -1,0 +1,126 @@
+//! The PostgreSQL store's schema and its migrations, the same tables as the SQLite store's.
+//! Run on every start under an advisory lock, so that server replicas starting together
+//! migrate once; each migration in one transaction with its version row. Append only.
+
+use postgres::Client;
+
+use crate::store::{StoreError, StoreResult};
+
+/// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this code writes.
+pub const PG_SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Advisory lock key held while migrating (an arbitrary constant: "cageur" + 1).
+const MIGRATION_LOCK: i64 = 0x6361_6765_7572_0001;
+
+/// Times are seconds since the Unix epoch (UTC); ids of records are 16-byte `bytea`.
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE admin_tokens (
+    hash       BYTEA PRIMARY KEY,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE puskesmas (
+    code       TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE teams (
+    code       TEXT PRIMARY KEY,
+    puskesmas  TEXT NOT NULL REFERENCES puskesmas (code),
+    name       TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- A device's id is its CRDT actor number, so it is never reused (an identity never is).
+CREATE TABLE devices (
+    id                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    team                TEXT NOT NULL REFERENCES teams (code),
+    puskesmas           TEXT NOT NULL REFERENCES puskesmas (code),
+    credential_hash     BYTEA NOT NULL UNIQUE,
+    enrolled_at         BIGINT NOT NULL,
+    revoked_at          BIGINT,
+    wipe                BOOLEAN NOT NULL DEFAULT FALSE,
+    resync_requested_at BIGINT,
+    app_version         TEXT,
+    schema_version      BIGINT,
+    pending             BIGINT,
+    pending_urgent      BIGINT,
+    last_seen_at        BIGINT,
+    last_sync_at        BIGINT,
+    cursor_seq          BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE enrollments (
+    code_hash  BYTEA PRIMARY KEY,
+    team       TEXT NOT NULL REFERENCES teams (code),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT,
+    device     BIGINT REFERENCES devices (id)
+);
+
+-- One row per change group accepted: the sequence and its random token (see Cursor).
+CREATE TABLE sequence (
+    seq    BIGINT PRIMARY KEY,
+    token  BIGINT NOT NULL,
+    device BIGINT,
+    at     BIGINT NOT NULL
+);
+
+-- Every record's merged state. `puskesmas` is the scope: a household's own, a member's
+-- household's. `seq` is the newest sequence the record was written at.
+CREATE TABLE records (
+    id        BYTEA PRIMARY KEY,
+    kind      SMALLINT NOT NULL,
+    puskesmas TEXT NOT NULL,
+    household BYTEA,
+    seq       BIGINT NOT NULL,
+    state     BYTEA NOT NULL
+);
+CREATE INDEX records_scope ON records (puskesmas, seq);
+CREATE INDEX records_seq ON records (seq);
+CREATE INDEX records_household ON records (household) WHERE household IS NOT NULL;
+"#;
+
+/// Brings the database to [`PG_SCHEMA_VERSION`]; refuses a newer one untouched.
+pub(crate) fn migrate(client: &mut Client) -> StoreResult<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let result = migrate_locked(client);
+    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+    result
+}
+
+fn migrate_locked(client: &mut Client) -> StoreResult<()> {
+    client.batch_execute(
+        "CREATE TABLE IF NOT EXISTS cageur_schema (version INTEGER PRIMARY KEY,
+                                                   applied_at BIGINT NOT NULL)",
+    )?;
+    let found: i32 = client
+        .query_one("SELECT coalesce(max(version), 0) FROM cageur_schema", &[])?
+        .get(0);
+    if found > PG_SCHEMA_VERSION {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {found}, newer than this server's \
+             {PG_SCHEMA_VERSION}: run a newer cageur-server"
+        )));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let mut tx = client.transaction()?;
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO cageur_schema (version, applied_at) VALUES ($1, $2)",
+            &[&(from as i32 + 1), &crate::store::now_secs()],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}

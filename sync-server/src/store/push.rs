@@ -1,0 +1,78 @@
+//! Applying a push, the same for every store: each store gives the few reads and writes it
+//! needs ([`PushTx`]) inside its own write transaction.
+
+use cageur_model::RecordKind;
+use cageur_protocol::RecordState;
+use rand::Rng;
+use uuid::Uuid;
+
+use super::records::{MergedWrite, merge_one};
+use super::{DeviceRow, IncomingGroup, PushOutcome, StoreResult, now_secs};
+
+/// A stored record as a push finds it.
+pub(crate) struct Stored {
+    pub kind: RecordKind,
+    pub puskesmas: String,
+    pub seq: u64,
+    pub state: RecordState,
+}
+
+/// What applying a push needs of a store's write transaction. The transaction holds the
+/// store's one write lock, so the sequence numbers it gives out commit in order.
+pub(crate) trait PushTx {
+    fn newest_seq(&mut self) -> StoreResult<u64>;
+    fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>>;
+    /// The puskesmas of a household the store holds.
+    fn household_scope(&mut self, id: Uuid) -> StoreResult<Option<String>>;
+    fn add_sequence(&mut self, seq: u64, token: i64, device: u32, at: i64) -> StoreResult<()>;
+    /// Moves every record at sequence `from` to `to`.
+    fn move_sequence(&mut self, from: u64, to: u64) -> StoreResult<()>;
+    fn put_record(&mut self, write: &MergedWrite, seq: u64) -> StoreResult<()>;
+    /// Moves a household's members into `puskesmas`, at `seq` (with their groups).
+    fn move_household(&mut self, household: Uuid, puskesmas: &str, seq: u64) -> StoreResult<()>;
+}
+
+/// Merges every group of a push; a refusal anywhere returns before the caller commits.
+pub(crate) fn apply_push(
+    tx: &mut dyn PushTx,
+    device: &DeviceRow,
+    groups: Vec<IncomingGroup>,
+) -> StoreResult<PushOutcome> {
+    let mut seq = tx.newest_seq()?;
+    let mut outcome = PushOutcome::default();
+    let now = now_secs();
+    for (g, group) in groups.into_iter().enumerate() {
+        let mut changed = Vec::new();
+        for (r, record) in group.records.into_iter().enumerate() {
+            let at = format!("groups[{g}].records[{r}]");
+            let existing = tx.load(record.id)?;
+            let mut scope_of = |id| tx.household_scope(id);
+            if let Some(write) = merge_one(&mut scope_of, device, record, existing, &at)? {
+                changed.push(write);
+            }
+        }
+        outcome.accepted.push(group.change_seq);
+        if changed.is_empty() {
+            outcome.unchanged += 1;
+            continue;
+        }
+        seq += 1;
+        let token: i64 = rand::rng().random_range(1..i64::MAX);
+        tx.add_sequence(seq, token, device.id, now)?;
+        for write in changed {
+            if let Some(old) = write.old_seq {
+                // The rest of the record's old group moves with it (see module docs).
+                tx.move_sequence(old, seq)?;
+            }
+            tx.put_record(&write, seq)?;
+            if let Some(moved_from) = &write.moved_from {
+                // A household moved to another puskesmas: its members follow it, and reach
+                // the new puskesmas's devices at this sequence.
+                tracing::info!(from = %moved_from, to = %write.puskesmas, "household moved");
+                tx.move_household(write.id, &write.puskesmas, seq)?;
+            }
+        }
+    }
+    outcome.seq = seq;
+    Ok(outcome)
+}

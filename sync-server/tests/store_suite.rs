@@ -1,0 +1,567 @@
+//! The storage suite: what the server relies on from its store, run against every backend.
+//!
+//! Each test is a plain function of `&dyn Store`; `store_suite!` runs it as `sqlite::NAME` on a
+//! temp SQLite file and as `postgres::NAME` on a PostgreSQL database made for it (see
+//! `support`). The PostgreSQL tests need a server: 127.0.0.1:5432, user postgres, trust auth,
+//! or `CAGEUR_TEST_PG`; they fail, never skip, when it cannot be reached.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use cageur_protocol::sync::{Cursor, ErrorCode};
+use sync_server::store::{PulledRecord, Store};
+use uuid::Uuid;
+
+use support::{
+    P1, P2, Rec, TEAM1, TEAM2, device, family, household, person, pull_pages, push_of, refusal,
+    reload, report, two_puskesmas,
+};
+
+/// Instantiates every named test once per store.
+macro_rules! store_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::support::with_sqlite(super::$name);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    super::support::with_postgres(super::$name);
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(
+    created_admin_tokens_are_admin_and_others_are_not,
+    duplicate_units_conflict_and_a_team_needs_its_puskesmas,
+    an_enrollment_code_works_once,
+    expired_and_unknown_enrollment_codes_are_refused,
+    devices_get_increasing_numbers_and_are_found_by_credential,
+    revoking_marks_the_device_and_unknown_devices_are_not_found,
+    hello_records_the_report_and_returns_the_newest_sequence,
+    a_push_reaches_its_puskesmas_and_no_other,
+    pushing_the_same_records_again_changes_nothing,
+    each_changed_group_takes_the_next_sequence,
+    a_household_of_another_puskesmas_is_refused_and_nothing_is_written,
+    a_member_of_another_puskesmas_household_is_refused,
+    pages_end_between_groups_and_cover_everything,
+    a_cursor_with_a_wrong_token_is_a_changed_timeline,
+    export_holds_the_puskesmas_records,
+    concurrent_pushes_get_unique_gap_free_sequences,
+);
+
+/// Records by id, as kind code and state bytes, for comparing what was pushed and pulled.
+fn by_id<'a>(records: impl IntoIterator<Item = &'a Rec>) -> BTreeMap<Uuid, (u8, Vec<u8>)> {
+    records
+        .into_iter()
+        .map(|r| (r.id, (r.kind.code(), r.state.clone())))
+        .collect()
+}
+
+fn pulled_by_id<'a>(
+    records: impl IntoIterator<Item = &'a PulledRecord>,
+) -> BTreeMap<Uuid, (u8, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    for r in records {
+        let earlier = out.insert(r.id, (r.kind.code(), r.state.clone()));
+        assert!(earlier.is_none(), "record {} pulled twice", r.id);
+    }
+    out
+}
+
+fn created_admin_tokens_are_admin_and_others_are_not(store: &dyn Store) {
+    let token = store.create_admin_token().unwrap();
+    assert!(store.is_admin(&token.0).unwrap());
+    let other = store.create_admin_token().unwrap();
+    assert_ne!(token, other);
+    assert!(store.is_admin(&other.0).unwrap());
+    assert!(!store.is_admin("cja_0123456789abcdef").unwrap());
+    assert!(!store.is_admin("").unwrap());
+}
+
+fn duplicate_units_conflict_and_a_team_needs_its_puskesmas(store: &dyn Store) {
+    let unit = store.add_puskesmas(P1, "Puskesmas Cipondoh").unwrap();
+    assert_eq!((unit.code.as_str(), unit.puskesmas), (P1, None));
+    assert_eq!(
+        refusal(store.add_puskesmas(P1, "Puskesmas Cipondoh again")),
+        ErrorCode::Conflict
+    );
+
+    let team = store.add_team(TEAM1, P1, "Tim Cipondoh 1").unwrap();
+    assert_eq!(team.code, TEAM1);
+    assert_eq!(team.puskesmas.as_deref(), Some(P1));
+    assert_eq!(
+        refusal(store.add_team(TEAM1, P1, "Tim Cipondoh 1 again")),
+        ErrorCode::Conflict
+    );
+    assert_eq!(
+        refusal(store.add_team(TEAM2, P2, "Tim Tangerang 1")),
+        ErrorCode::NotFound
+    );
+    // The refused team was not registered on the side.
+    store.add_puskesmas(P2, "Puskesmas Tangerang").unwrap();
+    store.add_team(TEAM2, P2, "Tim Tangerang 1").unwrap();
+}
+
+fn an_enrollment_code_works_once(store: &dyn Store) {
+    two_puskesmas(store);
+    let enrollment = store
+        .create_enrollment(TEAM1, Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!(
+        (enrollment.team.as_str(), enrollment.puskesmas.as_str()),
+        (TEAM1, P1)
+    );
+    let enrolled = store.enroll(&enrollment.code, &report()).unwrap();
+    assert_eq!(
+        (enrolled.team.as_str(), enrolled.puskesmas.as_str()),
+        (TEAM1, P1)
+    );
+    assert_eq!(
+        refusal(store.enroll(&enrollment.code, &report())),
+        ErrorCode::EnrollmentCodeInvalid
+    );
+    assert_eq!(store.devices().unwrap().len(), 1);
+    assert_eq!(
+        refusal(store.create_enrollment("NO-SUCH-TEAM", Duration::from_secs(3600))),
+        ErrorCode::NotFound
+    );
+}
+
+fn expired_and_unknown_enrollment_codes_are_refused(store: &dyn Store) {
+    two_puskesmas(store);
+    let expired = store.create_enrollment(TEAM1, Duration::ZERO).unwrap();
+    assert_eq!(
+        refusal(store.enroll(&expired.code, &report())),
+        ErrorCode::EnrollmentCodeInvalid
+    );
+    assert_eq!(
+        refusal(store.enroll("ABCD-EFGH-JKMN", &report())),
+        ErrorCode::EnrollmentCodeInvalid
+    );
+    assert!(store.devices().unwrap().is_empty());
+}
+
+fn devices_get_increasing_numbers_and_are_found_by_credential(store: &dyn Store) {
+    two_puskesmas(store);
+    let mut enrolled = Vec::new();
+    for team in [TEAM1, TEAM2, TEAM1] {
+        let code = store
+            .create_enrollment(team, Duration::from_secs(3600))
+            .unwrap()
+            .code;
+        enrolled.push(store.enroll(&code, &report()).unwrap());
+    }
+    let ids: Vec<u32> = enrolled.iter().map(|e| e.device).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "device numbers {ids:?} are not distinct and increasing"
+    );
+    assert_ne!(enrolled[0].credential, enrolled[2].credential);
+
+    for e in &enrolled {
+        let row = store
+            .device_by_credential(&e.credential)
+            .unwrap()
+            .expect("the credential finds its device");
+        assert_eq!(row.id, e.device);
+        assert_eq!(
+            (row.puskesmas.as_str(), row.team.as_str()),
+            (e.puskesmas.as_str(), e.team.as_str())
+        );
+        assert_eq!(row.revoked_at, None);
+        assert!(!row.wipe);
+        assert_eq!(row.cursor, 0);
+        assert_eq!(
+            row.app_version.as_deref(),
+            Some(report().app_version.as_str())
+        );
+    }
+    assert_eq!(enrolled[1].puskesmas, P2);
+    assert!(store.device_by_credential("cjd_unknown").unwrap().is_none());
+    let listed: Vec<u32> = store.devices().unwrap().iter().map(|d| d.id).collect();
+    assert_eq!(listed, ids);
+}
+
+fn revoking_marks_the_device_and_unknown_devices_are_not_found(store: &dyn Store) {
+    two_puskesmas(store);
+    let kept = device(store, TEAM1);
+    let lost = device(store, TEAM1);
+    let row = store.revoke(lost.id, true).unwrap();
+    assert_eq!(row.id, lost.id);
+    assert!(row.revoked_at.is_some());
+    assert!(row.wipe);
+    assert_eq!(reload(store, &lost), row);
+    assert_eq!(reload(store, &kept).revoked_at, None);
+    assert!(!reload(store, &kept).wipe);
+
+    let unknown = kept.id.max(lost.id) + 1000;
+    assert_eq!(refusal(store.revoke(unknown, false)), ErrorCode::NotFound);
+}
+
+fn hello_records_the_report_and_returns_the_newest_sequence(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let tablet = device(store, TEAM1);
+    store
+        .push(&writer, push_of(&[family(P1, writer.id, 1)]))
+        .unwrap();
+    let newest = store.newest_seq().unwrap();
+    assert_eq!(newest, 1);
+
+    let said = sync_server::store::DeviceReport {
+        app_version: "1.4.2".into(),
+        schema: 1,
+        pending: 7,
+        pending_urgent: 2,
+    };
+    assert_eq!(store.hello(tablet.id, &said).unwrap(), newest);
+    let row = reload(store, &tablet);
+    assert_eq!(row.app_version.as_deref(), Some("1.4.2"));
+    assert_eq!(row.schema, Some(1));
+    assert_eq!(row.pending, Some(7));
+    assert_eq!(row.pending_urgent, Some(2));
+    assert!(row.last_seen_at.is_some());
+}
+
+fn a_push_reaches_its_puskesmas_and_no_other(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let other = device(store, TEAM2);
+    let records = family(P1, writer.id, 1);
+
+    let outcome = store.push(&writer, push_of(&[&records])).unwrap();
+    assert_eq!(outcome.accepted, vec![1]);
+    assert_eq!(outcome.unchanged, 0);
+    assert_eq!(outcome.seq, 1);
+
+    let page = store.pull(&reader, Cursor::default(), None).unwrap();
+    assert_eq!(pulled_by_id(&page.records), by_id(&records));
+    assert_eq!(page.next.seq, outcome.seq);
+    assert_eq!(page.remaining, 0);
+
+    let page = store.pull(&other, Cursor::default(), None).unwrap();
+    assert!(
+        page.records.is_empty(),
+        "a device of {P2} pulled {:?}",
+        pulled_by_id(&page.records).keys()
+    );
+    assert_eq!(page.remaining, 0);
+}
+
+fn pushing_the_same_records_again_changes_nothing(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let records = family(P1, writer.id, 1);
+    let first = store.push(&writer, push_of(&[&records])).unwrap();
+    let cursor = store.pull(&reader, Cursor::default(), None).unwrap().next;
+
+    let again = store.push(&writer, push_of(&[&records])).unwrap();
+    assert_eq!(again.accepted, vec![1]);
+    assert_eq!(again.unchanged, 1);
+    assert_eq!(again.seq, first.seq);
+    assert_eq!(store.newest_seq().unwrap(), first.seq);
+
+    // Each record alone, too.
+    let again = store
+        .push(&writer, push_of(&[&records[1..], &records[..1]]))
+        .unwrap();
+    assert_eq!(again.unchanged, 2);
+    assert_eq!(store.newest_seq().unwrap(), first.seq);
+
+    let page = store.pull(&reader, cursor, None).unwrap();
+    assert!(page.records.is_empty());
+    assert_eq!(page.next, cursor);
+    let page = store.pull(&reader, Cursor::default(), None).unwrap();
+    assert_eq!(pulled_by_id(&page.records), by_id(&records));
+}
+
+fn each_changed_group_takes_the_next_sequence(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let a = family(P1, writer.id, 1);
+    let b = family(P1, writer.id, 2);
+    let c = family(P1, writer.id, 3);
+    store.push(&writer, push_of(&[&a])).unwrap();
+    assert_eq!(store.newest_seq().unwrap(), 1);
+
+    // One group unchanged, two new: two sequences.
+    let outcome = store.push(&writer, push_of(&[&b, &a, &c])).unwrap();
+    assert_eq!(outcome.accepted, vec![1, 2, 3]);
+    assert_eq!(outcome.unchanged, 1);
+    assert_eq!(outcome.seq, 3);
+    assert_eq!(store.newest_seq().unwrap(), 3);
+
+    // With the smallest budget a page holds one sequence: each group has its own.
+    let pages = pull_pages(store, &reader, Cursor::default(), Some(1), 10);
+    let seqs: Vec<u64> = pages.iter().map(|p| p.next.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    for (page, group) in pages.iter().zip([&a, &b, &c]) {
+        assert_eq!(pulled_by_id(&page.records), by_id(group.iter()));
+    }
+}
+
+fn a_household_of_another_puskesmas_is_refused_and_nothing_is_written(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let other = device(store, TEAM2);
+    let own = family(P1, writer.id, 1);
+    let foreign = household(P2, writer.id, 2);
+
+    let result = store.push(&writer, push_of(&[own, vec![foreign]]));
+    assert_eq!(refusal(result), ErrorCode::OutOfScope);
+    assert_eq!(store.newest_seq().unwrap(), 0);
+    for device in [&reader, &other, &writer] {
+        let page = store.pull(device, Cursor::default(), None).unwrap();
+        assert!(
+            page.records.is_empty(),
+            "device {} of {} pulled {:?} after a refused push",
+            device.id,
+            device.puskesmas,
+            pulled_by_id(&page.records).keys()
+        );
+    }
+}
+
+fn a_member_of_another_puskesmas_household_is_refused(store: &dyn Store) {
+    two_puskesmas(store);
+    let theirs = device(store, TEAM2);
+    let ours = device(store, TEAM1);
+    let records = family(P2, theirs.id, 1);
+    store.push(&theirs, push_of(&[&records])).unwrap();
+    let newest = store.newest_seq().unwrap();
+
+    let intruder = person(records[0].id, ours.id);
+    let result = store.push(&ours, push_of(&[vec![intruder]]));
+    assert_eq!(refusal(result), ErrorCode::OutOfScope);
+    assert_eq!(store.newest_seq().unwrap(), newest);
+    let page = store.pull(&theirs, Cursor::default(), None).unwrap();
+    assert_eq!(pulled_by_id(&page.records), by_id(&records));
+}
+
+fn pages_end_between_groups_and_cover_everything(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let groups: Vec<Vec<Rec>> = (0..24).map(|n| family(P1, writer.id, n)).collect();
+    for chunk in groups.chunks(8) {
+        store.push(&writer, push_of(chunk)).unwrap();
+    }
+    let newest = store.newest_seq().unwrap();
+    assert_eq!(newest, 24);
+    let group_of: BTreeMap<Uuid, usize> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, records)| records.iter().map(move |r| (r.id, g)))
+        .collect();
+    let total = group_of.len() as u64;
+    let group_bytes: usize = groups[0].iter().map(|r| r.state.len()).sum();
+    let budget = group_bytes * 3;
+
+    let pages = pull_pages(
+        store,
+        &reader,
+        Cursor::default(),
+        Some(budget as u32),
+        groups.len() + 1,
+    );
+    assert!(
+        pages.len() >= 3,
+        "{} pages for 24 groups at 3 groups' worth of bytes",
+        pages.len()
+    );
+    let (mut received, mut last_seq) = (BTreeMap::new(), 0);
+    for (i, page) in pages.iter().enumerate() {
+        assert!(!page.records.is_empty(), "page {i} is empty");
+        assert!(
+            page.next.seq > last_seq,
+            "page {i}'s cursor did not advance"
+        );
+        last_seq = page.next.seq;
+
+        // Whole groups only.
+        let mut in_page: Vec<usize> = Vec::new();
+        for r in &page.records {
+            let g = group_of[&r.id];
+            if in_page.last() != Some(&g) {
+                assert!(!in_page.contains(&g), "page {i} interleaves group {g}");
+                in_page.push(g);
+            }
+        }
+        for g in &in_page {
+            let ids: BTreeSet<Uuid> = groups[*g].iter().map(|r| r.id).collect();
+            let got: BTreeSet<Uuid> = page
+                .records
+                .iter()
+                .map(|r| r.id)
+                .filter(|id| ids.contains(id))
+                .collect();
+            assert_eq!(got, ids, "page {i} splits group {g}");
+        }
+        // A page closes at the first group boundary past the budget.
+        let last_group = *in_page.last().expect("a non-empty page has a group");
+        let before_last: usize = page
+            .records
+            .iter()
+            .filter(|r| group_of[&r.id] != last_group)
+            .map(|r| r.state.len())
+            .sum();
+        assert!(
+            before_last < budget,
+            "page {i} went on past its budget ({before_last} of {budget} bytes before its last group)"
+        );
+
+        received.extend(pulled_by_id(&page.records));
+        assert_eq!(
+            page.remaining,
+            total - received.len() as u64,
+            "page {i}'s remaining count"
+        );
+    }
+    assert_eq!(received.len() as u64, total, "a record came twice");
+    assert_eq!(received, by_id(groups.iter().flatten()));
+    assert_eq!(last_seq, newest);
+
+    let row = reload(store, &reader);
+    assert_eq!(row.cursor, newest);
+    assert!(row.last_sync_at.is_some());
+}
+
+fn a_cursor_with_a_wrong_token_is_a_changed_timeline(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    store
+        .push(&writer, push_of(&[family(P1, writer.id, 1)]))
+        .unwrap();
+    let cursor = store.pull(&reader, Cursor::default(), None).unwrap().next;
+    assert_eq!(cursor.seq, 1);
+
+    let forged = Cursor {
+        seq: cursor.seq,
+        token: cursor.token.wrapping_add(1),
+    };
+    assert_eq!(
+        refusal(store.pull(&reader, forged, None)),
+        ErrorCode::TimelineChanged
+    );
+    let ahead = Cursor {
+        seq: cursor.seq + 10,
+        token: cursor.token,
+    };
+    assert_eq!(
+        refusal(store.pull(&reader, ahead, None)),
+        ErrorCode::TimelineChanged
+    );
+    let page = store.pull(&reader, cursor, None).unwrap();
+    assert!(page.records.is_empty());
+}
+
+fn export_holds_the_puskesmas_records(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let records = family(P1, writer.id, 1);
+    store.push(&writer, push_of(&[&records])).unwrap();
+
+    let mut out = Vec::new();
+    store.export(P1, &mut out).unwrap();
+    let text = String::from_utf8(out).expect("the export is UTF-8");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("the export is JSON");
+    assert!(json.is_object());
+    for r in &records {
+        assert!(
+            text.contains(&r.id.to_string()),
+            "the export of {P1} lacks {} {}",
+            r.kind,
+            r.id
+        );
+    }
+
+    let mut out = Vec::new();
+    store.export(P2, &mut out).unwrap();
+    let text = String::from_utf8(out).expect("the export is UTF-8");
+    serde_json::from_str::<serde_json::Value>(&text).expect("the export is JSON");
+    assert!(!text.contains(&records[0].id.to_string()));
+}
+
+fn concurrent_pushes_get_unique_gap_free_sequences(store: &dyn Store) {
+    const THREADS: u32 = 4;
+    const PUSHES: u32 = 10;
+    two_puskesmas(store);
+    let writers: Vec<_> = (0..THREADS).map(|_| device(store, TEAM1)).collect();
+    let reader = device(store, TEAM1);
+
+    let pushed: Vec<Vec<Rec>> = std::thread::scope(|s| {
+        let handles: Vec<_> = writers
+            .iter()
+            .enumerate()
+            .map(|(t, writer)| {
+                s.spawn(move || {
+                    let mut pushed = Vec::new();
+                    let mut last_seq = 0;
+                    for n in 0..PUSHES {
+                        let records = family(P1, writer.id, t as u32 * 100 + n);
+                        let outcome = store
+                            .push(writer, push_of(&[&records]))
+                            .unwrap_or_else(|e| panic!("thread {t}, push {n}: {e}"));
+                        assert_eq!(outcome.unchanged, 0);
+                        assert!(outcome.seq > last_seq, "thread {t}: sequence went back");
+                        last_seq = outcome.seq;
+                        pushed.extend(records);
+                    }
+                    pushed
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a pushing thread panicked"))
+            .collect()
+    });
+    let groups = u64::from(THREADS * PUSHES);
+    assert_eq!(store.newest_seq().unwrap(), groups);
+
+    let pages = pull_pages(store, &reader, Cursor::default(), None, 10);
+    let mut received = BTreeMap::new();
+    for page in &pages {
+        for (id, record) in pulled_by_id(&page.records) {
+            assert!(
+                received.insert(id, record).is_none(),
+                "record {id} pulled twice"
+            );
+        }
+    }
+    assert_eq!(received, by_id(pushed.iter().flatten()));
+
+    // One sequence per page: every group sits at its own sequence, 1..=groups.
+    let pages = pull_pages(
+        store,
+        &reader,
+        Cursor::default(),
+        Some(1),
+        groups as usize + 1,
+    );
+    let seqs: Vec<u64> = pages.iter().map(|p| p.next.seq).collect();
+    assert_eq!(seqs, (1..=groups).collect::<Vec<_>>());
+    for page in &pages {
+        assert_eq!(
+            page.records.len(),
+            2,
+            "a sequence holds one household and its person"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! A tablet in an end-to-end test: a `cageur-field` database file enrolled with a server.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::{Server, admin, try_field};
+
+/// An enrolled tablet's database.
+#[derive(Debug)]
+pub struct Device {
+    /// The database file.
+    pub db: PathBuf,
+}
+
+impl Device {
+    /// Runs `cageur-field` on this tablet; panics with its stderr on failure.
+    pub fn run(&self, args: &[&str]) -> String {
+        try_field(&self.db, args, None).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// Runs `cageur-field` with `stdin` as its JSON input; returns the trimmed output.
+    pub fn input(&self, args: &[&str], stdin: &Value) -> String {
+        try_field(&self.db, args, Some(&stdin.to_string()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .trim()
+            .to_owned()
+    }
+
+    /// Syncs; the JSON report.
+    pub fn sync(&self) -> Value {
+        serde_json::from_str(&self.run(&["--json", "sync", "--attempts", "2"])).unwrap()
+    }
+
+    /// The canonical export.
+    pub fn export(&self) -> String {
+        self.run(&["export"])
+    }
+
+    /// The unresolved conflicts.
+    pub fn conflicts(&self) -> Vec<Value> {
+        let out: Value = serde_json::from_str(&self.run(&["--json", "conflicts"])).unwrap();
+        out.as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Enrolls a tablet through `server` (the code comes from any server: they share the store).
+pub fn enroll(server: &Server, token: &str, dir: &Path, team: &str, worker: u32) -> Device {
+    let enrollment: Value = serde_json::from_str(
+        &admin(
+            server,
+            token,
+            &["--json", "device", "enroll", "--team", team],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let code = enrollment["code"].as_str().unwrap();
+    let db = dir.join(format!("{team}-{worker}.db"));
+    try_field(
+        &db,
+        &["enroll", "--server", &server.url, "--code", code],
+        None,
+    )
+    .unwrap();
+    let device = Device { db };
+    device.run(&[
+        "worker",
+        "set",
+        "--id",
+        &worker.to_string(),
+        "--name",
+        "Perawat",
+        "--role",
+        "nurse",
+    ]);
+    device
+}
+
+/// Registers a puskesmas and its teams (each team's name is its code).
+pub fn register(server: &Server, token: &str, puskesmas: &str, teams: &[&str]) {
+    admin(
+        server,
+        token,
+        &["puskesmas", "add", "--code", puskesmas, "--name", puskesmas],
+    )
+    .unwrap();
+    for team in teams {
+        admin(
+            server,
+            token,
+            &[
+                "team",
+                "add",
+                "--code",
+                team,
+                "--puskesmas",
+                puskesmas,
+                "--name",
+                team,
+            ],
+        )
+        .unwrap();
+    }
+}

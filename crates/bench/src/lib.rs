@@ -1,18 +1,27 @@
-//! The benchmarks of field-core (run by `benches/field.rs`), each measured against a baseline
-//! in the same run, so that a noisy machine moves both sides alike and the ratio stays
+//! The benchmarks (run by `benches/field.rs` and `benches/sync.rs`), each measured against a
+//! baseline in the same run, so that a noisy machine moves both sides alike and the ratio stays
 //! meaningful:
 //! - [`visit`]: recording a visit, against the same data as plain JSON rows;
 //! - [`size`]: a puskesmas's device database, against the same records as plain JSON rows;
-//! - [`records`]: bytes of one record as a stored CRDT state, against its plain JSON.
+//! - [`records`]: bytes of one record as a stored CRDT state, against its plain JSON;
+//! - [`sync_week`]: a new tablet's bootstrap and a week offline, through a real server
+//!   ([`server`]);
+//! - [`automerge_sync`]: the baseline of the sync benchmark, Automerge 0.12's sync protocol
+//!   replaying a [`week`] workload.
 
+pub mod automerge_sync;
 pub mod db;
 pub mod family;
 pub mod plain;
 pub mod records;
+pub mod report;
 pub mod seeded;
+pub mod server;
 pub mod size;
 pub mod stats;
+pub mod sync_week;
 pub mod visit;
+pub mod week;
 
 /// Benchmarks stop at the first error, whichever library it comes from.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;

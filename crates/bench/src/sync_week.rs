@@ -1,0 +1,418 @@
+//! Sync benchmarks (a) and (b) on a seeded puskesmas, through a real server over loopback:
+//! - (b) bootstrap: a new tablet pulls the whole scope, against inserting the same rows straight
+//!   into an SQLite file opened the same way, and against the zstd-compressed canonical export;
+//! - (a) a week offline: team A records visits and edits, team B edits some of the same fields;
+//!   both sync; the bytes, against Automerge 0.12's sync protocol on the same changes.
+
+use std::path::Path;
+use std::time::Instant;
+
+use field_core::model::RecordKind;
+use field_core::sync::{SyncOptions, SyncReport};
+use field_core::{Durability, FixedClock, OpenOptions, Replica, Worker};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::automerge_sync::{self, AutomergeWeek};
+use crate::server::BenchServer;
+use crate::week::{FieldEdit, RecordJson, WeekWorkload};
+use crate::{Result, db, family, plain, records};
+
+/// The size of the week.
+#[derive(Debug, Clone, Copy)]
+pub struct WeekConfig {
+    pub households: u32,
+    pub visits: u32,
+    pub edits: u32,
+    /// Of the edits, how many B also makes to the same field.
+    pub collisions: u32,
+}
+
+/// One device's sync, as measured.
+#[derive(Debug, Clone, Default)]
+pub struct SyncRun {
+    pub seconds: f64,
+    pub report: SyncReport,
+}
+
+impl SyncRun {
+    fn bytes(&self) -> u64 {
+        self.report.traffic.bytes_up + self.report.traffic.bytes_down
+    }
+
+    fn to_json(&self) -> Value {
+        json!({"seconds": self.seconds, "round_trips": self.report.traffic.round_trips,
+               "bytes_up": self.report.traffic.bytes_up,
+               "bytes_down": self.report.traffic.bytes_down,
+               "pushed": self.report.pushed, "pulled": self.report.pulled})
+    }
+
+    fn line(&self, label: &str) {
+        println!(
+            "  {label:<34} {:>8.2} s {:>5} trips {:>11} B up {:>11} B down  ({} pushed, {} pulled)",
+            self.seconds,
+            self.report.traffic.round_trips,
+            self.report.traffic.bytes_up,
+            self.report.traffic.bytes_down,
+            self.report.pushed,
+            self.report.pulled
+        );
+    }
+}
+
+/// Everything the run measured.
+#[derive(Debug)]
+pub struct WeekReport {
+    pub config: WeekConfig,
+    pub records: usize,
+    pub upload: SyncRun,
+    pub bootstrap: SyncRun,
+    pub plain_insert_seconds: f64,
+    pub export_zstd_bytes: u64,
+    pub b_before: SyncRun,
+    pub a_week: SyncRun,
+    pub b_after: SyncRun,
+    pub idle: SyncRun,
+    pub automerge: AutomergeWeek,
+}
+
+/// Targets of the sync issue.
+const WEEK_BYTES_TARGET: u64 = 64 * 1024;
+const AUTOMERGE_RATIO_TARGET: f64 = 0.25;
+const IDLE_BYTES_TARGET: u64 = 1024;
+const BOOTSTRAP_TIME_TARGET: f64 = 3.0;
+const BOOTSTRAP_BYTES_TARGET: f64 = 1.1;
+
+impl WeekReport {
+    /// Bytes of the week's syncs, both teams, both directions.
+    pub fn week_bytes(&self) -> u64 {
+        self.b_before.bytes() + self.a_week.bytes() + self.b_after.bytes()
+    }
+
+    pub fn automerge_bytes(&self) -> u64 {
+        self.automerge.bytes_a_to_b + self.automerge.bytes_b_to_a
+    }
+
+    pub fn print(&self) {
+        let c = self.config;
+        println!(
+            "Sync: a puskesmas of {} households ({} records), real server on SQLite, loopback HTTP",
+            c.households, self.records
+        );
+        self.upload.line("seeded tablet uploads the scope");
+        println!("(b) bootstrap of a new tablet");
+        self.bootstrap.line("bootstrap (paged pull)");
+        let time_ratio = self.bootstrap.seconds / self.plain_insert_seconds;
+        println!(
+            "  same rows inserted into SQLite: {:.2} s -> {:.2}x (target <= {BOOTSTRAP_TIME_TARGET}x: {})",
+            self.plain_insert_seconds,
+            time_ratio,
+            verdict(time_ratio <= BOOTSTRAP_TIME_TARGET)
+        );
+        let bytes_ratio = self.bootstrap.bytes() as f64 / self.export_zstd_bytes as f64;
+        println!(
+            "  zstd canonical export: {} B -> wire {bytes_ratio:.2}x (target <= {BOOTSTRAP_BYTES_TARGET}x: {})",
+            self.export_zstd_bytes,
+            verdict(bytes_ratio <= BOOTSTRAP_BYTES_TARGET)
+        );
+        println!(
+            "(a) a week offline: {} visits, {} edits by team A, {} colliding edits by team B",
+            c.visits, c.edits, c.collisions
+        );
+        self.b_before.line("B pushes its edits");
+        self.a_week.line("A pushes its week, pulls B's");
+        self.b_after.line("B pulls A's week");
+        self.idle.line("idle sync");
+        let ours = self.week_bytes();
+        let theirs = self.automerge_bytes();
+        println!(
+            "  ours {ours} B in all (target <= {WEEK_BYTES_TARGET}: {})",
+            verdict(ours <= WEEK_BYTES_TARGET)
+        );
+        let ratio = ours as f64 / theirs as f64;
+        println!(
+            "  Automerge 0.12 sync, same changes: {theirs} B ({} messages, {:.2} s; base document {} B, built in {:.1} s) -> {ratio:.2}x (target <= {AUTOMERGE_RATIO_TARGET}x: {})",
+            self.automerge.messages,
+            self.automerge.sync_seconds,
+            self.automerge.base_doc_bytes,
+            self.automerge.build_seconds,
+            verdict(ratio <= AUTOMERGE_RATIO_TARGET)
+        );
+        println!(
+            "  idle sync {} B (target < {IDLE_BYTES_TARGET}: {}); Automerge idle {} B",
+            self.idle.bytes(),
+            verdict(self.idle.bytes() < IDLE_BYTES_TARGET),
+            self.automerge.idle_bytes
+        );
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "households": self.config.households, "records": self.records,
+            "upload": self.upload.to_json(), "bootstrap": self.bootstrap.to_json(),
+            "plain_insert_seconds": self.plain_insert_seconds,
+            "export_zstd_bytes": self.export_zstd_bytes,
+            "b_before": self.b_before.to_json(), "a_week": self.a_week.to_json(),
+            "b_after": self.b_after.to_json(), "idle": self.idle.to_json(),
+            "week_bytes": self.week_bytes(), "automerge_bytes": self.automerge_bytes(),
+            "automerge_messages": self.automerge.messages,
+            "automerge_idle_bytes": self.automerge.idle_bytes,
+        })
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+fn options() -> OpenOptions {
+    OpenOptions {
+        durability: Durability::Full,
+        clock: Box::new(FixedClock(family::now())),
+    }
+}
+
+fn timed_sync(replica: &mut Replica) -> Result<SyncRun> {
+    let start = Instant::now();
+    let report = replica.sync(&SyncOptions::default(), &mut |_| {})?;
+    Ok(SyncRun {
+        seconds: start.elapsed().as_secs_f64(),
+        report,
+    })
+}
+
+fn worker(replica: &mut Replica, id: u32) -> Result<()> {
+    replica.set_worker(&Worker {
+        id,
+        name: format!("Perawat {id}"),
+        role: field_core::model::Role::Nurse,
+    })?;
+    Ok(())
+}
+
+/// Runs (b) then (a) against `server`.
+pub fn run(server: &BenchServer, config: WeekConfig) -> Result<WeekReport> {
+    let dir = tempfile::tempdir()?;
+
+    // A tablet that has recorded the puskesmas's history uploads it.
+    let mut seeded = server.enroll("CPD-01", &dir.path().join("seeded.db"), options())?;
+    worker(&mut seeded, 101)?;
+    seeded.set_durability(Durability::Normal)?;
+    let seed_options = field_core::seed::SeedOptions {
+        households: config.households,
+        seed: 1,
+        puskesmas: family::PUSKESMAS.into(),
+        team: "CPD-01".into(),
+        today: family::now().date_naive(),
+    };
+    let step = (config.households / 5).max(1);
+    field_core::seed::seed(&mut seeded, &seed_options, &mut |done| {
+        if done % step == 0 {
+            eprintln!("  seeding: {done} of {} households", config.households);
+        }
+    })?;
+    eprintln!("  uploading the scope");
+    let upload = timed_sync(&mut seeded)?;
+    drop(seeded);
+
+    // (b) Team A's new tablet bootstraps; B's too (not measured).
+    eprintln!("  bootstrapping");
+    let mut a = server.enroll("CPD-02", &dir.path().join("a.db"), options())?;
+    worker(&mut a, 201)?;
+    let bootstrap = timed_sync(&mut a)?;
+    let mut b = server.enroll("CPD-03", &dir.path().join("b.db"), options())?;
+    worker(&mut b, 301)?;
+    timed_sync(&mut b)?;
+    let states = a.all_states()?;
+    let plain_insert_seconds = plain_insert(&dir.path().join("plain.db"), &states)?;
+    let export = a.export()?.into_bytes();
+    let export_zstd_bytes = zstd::encode_all(export.as_slice(), records::ZSTD_LEVEL)?.len() as u64;
+
+    // (a) The week: the workload as both engines replay it.
+    eprintln!("  recording the week");
+    let mut workload = WeekWorkload {
+        base: states
+            .iter()
+            .map(|s| record_json(&a, s.kind, s.id))
+            .collect::<Result<_>>()?,
+        ..Default::default()
+    };
+    let households: Vec<Uuid> = states
+        .iter()
+        .filter(|s| s.kind == RecordKind::Household)
+        .map(|s| s.id)
+        .collect();
+    record_visits(&mut a, &households, config.visits, &mut workload)?;
+    make_edits(&mut a, &mut b, &households, config, &mut workload)?;
+
+    let b_before = timed_sync(&mut b)?;
+    let a_week = timed_sync(&mut a)?;
+    let b_after = timed_sync(&mut b)?;
+    let idle = timed_sync(&mut a)?;
+    if a.export()? != b.export()? {
+        return Err("after the week, tablets A and B differ".into());
+    }
+
+    eprintln!("  the same week on Automerge");
+    let automerge = automerge_sync::run(&workload)?;
+    Ok(WeekReport {
+        config,
+        records: states.len(),
+        upload,
+        bootstrap,
+        plain_insert_seconds,
+        export_zstd_bytes,
+        b_before,
+        a_week,
+        b_after,
+        idle,
+        automerge,
+    })
+}
+
+fn record_json(replica: &Replica, kind: RecordKind, id: Uuid) -> Result<RecordJson> {
+    let json = plain::entity_json(kind, replica.get(id)?.record);
+    match serde_json::from_str(&json)? {
+        Value::Object(map) => Ok((id, map)),
+        other => Err(format!("record {id} is not an object: {other}").into()),
+    }
+}
+
+/// Inserts the bootstrap's rows (id, kind, state) into a plain table of a database opened as
+/// field-core opens its own, in one transaction: the floor a bootstrap is measured against.
+fn plain_insert(path: &Path, states: &[field_core::RemoteRecord]) -> Result<f64> {
+    let mut conn = db::open(path, Durability::Full)?;
+    conn.execute_batch(
+        "CREATE TABLE records (id BLOB PRIMARY KEY, kind INTEGER NOT NULL, state BLOB NOT NULL)",
+    )?;
+    let start = Instant::now();
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare("INSERT INTO records (id, kind, state) VALUES (?1, ?2, ?3)")?;
+        for s in states {
+            insert.execute(rusqlite::params![s.id.as_bytes(), s.kind.code(), s.state])?;
+        }
+    }
+    tx.commit()?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// A's visits: vital signs and a TB screen of every member; every tenth visit refers one
+/// member for raised blood pressure.
+fn record_visits(
+    a: &mut Replica,
+    households: &[Uuid],
+    visits: u32,
+    workload: &mut WeekWorkload,
+) -> Result<()> {
+    let no_tb = json!({"cough_two_weeks": false, "cough_with_blood": false, "fever": false,
+                       "night_sweats": false, "weight_loss": false, "tb_contact": false});
+    for n in 0..visits as usize {
+        let household = households[(n * 7919) % households.len()];
+        let members = a.members(household)?;
+        let mut screenings = Vec::new();
+        for m in &members {
+            let person = m.id;
+            screenings.push(
+                json!({"person": person, "form": {"id": "vital-signs", "version": 1},
+                "values": {"systolic": 120 + (n % 40), "diastolic": 80, "pulse": 76,
+                           "weight": 58.5, "height": 158.0}}),
+            );
+            screenings.push(
+                json!({"person": person, "form": {"id": "tb-symptoms", "version": 1},
+                "values": no_tb}),
+            );
+        }
+        let referrals = match members.first() {
+            Some(m) if n % 10 == 0 => vec![json!({
+                "person": m.id, "category": "hypertension", "reason": "Tekanan darah tinggi",
+                "destination": {"kind": "puskesmas", "name": "Puskesmas Cipondoh"},
+                "urgency": "routine"})],
+            _ => vec![],
+        };
+        let visit = json!({
+            "visit": {"household": household, "visited_at": "2026-11-23T09:30:00+07:00",
+                      "team": "CPD-02", "outcome": "visited", "screenings": screenings},
+            "referrals": referrals
+        });
+        let recorded = a.record_visit(serde_json::from_value(visit)?)?;
+        workload
+            .a_new
+            .push(record_json(a, RecordKind::Visit, recorded.visit.0)?);
+        for r in recorded.referrals {
+            workload
+                .a_new
+                .push(record_json(a, RecordKind::Referral, r.0)?);
+        }
+    }
+    Ok(())
+}
+
+/// A's edits (a household's street, alternating with its head's name) and B's collisions: B
+/// sets the same field of the first `collisions` of them to another value.
+fn make_edits(
+    a: &mut Replica,
+    b: &mut Replica,
+    households: &[Uuid],
+    config: WeekConfig,
+    workload: &mut WeekWorkload,
+) -> Result<()> {
+    for n in 0..config.edits as usize {
+        let household = households[(n * 104_729 + 13) % households.len()];
+        let (path, value) = if n % 2 == 0 {
+            ("street", json!(format!("Jl. Anggrek No. {}", n + 1)))
+        } else {
+            (
+                "head_name",
+                json!(format!("Hj. Sri Wahyuni {}", letters(n))),
+            )
+        };
+        let patch = |value: &Value| -> Value {
+            if path == "street" {
+                json!({"address": {"street": value}})
+            } else {
+                json!({"head_name": value})
+            }
+        };
+        let full_path: Vec<String> = if path == "street" {
+            vec!["address".into(), "street".into()]
+        } else {
+            vec!["head_name".into()]
+        };
+        a.update_json(household, &patch(&value))?;
+        workload.a_edits.push(FieldEdit {
+            record: household,
+            path: full_path.clone(),
+            value,
+        });
+        if (n as u32) < config.collisions {
+            let other = json!(format!("Gg. Mawar No. {}", n + 1));
+            let other = if path == "street" {
+                other
+            } else {
+                json!(format!("Bpk. Slamet {}", letters(n)))
+            };
+            b.update_json(household, &patch(&other))?;
+            workload.b_edits.push(FieldEdit {
+                record: household,
+                path: full_path,
+                value: other,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A name-safe distinct suffix for `n` (names hold letters only): 0 -> "A", 26 -> "BA".
+fn letters(mut n: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}

@@ -15,8 +15,8 @@ use sync_server::store::{PulledRecord, Store};
 use uuid::Uuid;
 
 use support::{
-    P1, P2, Rec, TEAM1, TEAM2, device, family, household, person, pull_pages, push_of, refusal,
-    reload, report, two_puskesmas,
+    P1, P2, Rec, TEAM1, TEAM2, device, edited, family, household, person, pull_pages, push_at,
+    push_of, refusal, reload, report, two_puskesmas,
 };
 
 /// Instantiates every named test once per store.
@@ -54,6 +54,9 @@ store_suite!(
     each_changed_group_takes_the_next_sequence,
     a_household_of_another_puskesmas_is_refused_and_nothing_is_written,
     a_member_of_another_puskesmas_household_is_refused,
+    a_device_is_not_sent_its_own_changes_back,
+    a_push_from_a_device_behind_the_store_is_sent_back_merged,
+    an_edit_resends_the_record_alone_and_its_first_group_stays_whole,
     pages_end_between_groups_and_cover_everything,
     a_cursor_with_a_wrong_token_is_a_changed_timeline,
     export_holds_the_puskesmas_records,
@@ -349,8 +352,110 @@ fn a_member_of_another_puskesmas_household_is_refused(store: &dyn Store) {
     let result = store.push(&ours, push_of(&[vec![intruder]]));
     assert_eq!(refusal(result), ErrorCode::OutOfScope);
     assert_eq!(store.newest_seq().unwrap(), newest);
-    let page = store.pull(&theirs, Cursor::default(), None).unwrap();
+    // Another tablet of that puskesmas (the writer is not sent its own records back).
+    let reader = device(store, TEAM2);
+    let page = store.pull(&reader, Cursor::default(), None).unwrap();
     assert_eq!(pulled_by_id(&page.records), by_id(&records));
+}
+
+fn a_device_is_not_sent_its_own_changes_back(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let records = family(P1, writer.id, 1);
+    store.push(&writer, push_of(&[&records])).unwrap();
+
+    // The writer's pull passes its own group without receiving it.
+    let page = store.pull(&writer, Cursor::default(), None).unwrap();
+    assert!(page.records.is_empty(), "{:?}", page.records);
+    assert_eq!(page.remaining, 0);
+    assert_eq!(page.next.seq, store.newest_seq().unwrap());
+    assert_eq!(reload(store, &writer).cursor, page.next.seq);
+
+    // The reader receives it, then edits the household from where it has pulled to...
+    let seen = store.pull(&reader, Cursor::default(), None).unwrap();
+    assert_eq!(pulled_by_id(&seen.records), by_id(&records));
+    let edit = edited(&records[0], reader.id);
+    store
+        .push(&reader, push_at(seen.next, &[vec![edit.clone()]]))
+        .unwrap();
+    // ...so the edit is the reader's own state, and only the writer receives it.
+    let again = store.pull(&reader, seen.next, None).unwrap();
+    assert!(again.records.is_empty(), "{:?}", again.records);
+    let news = store.pull(&writer, page.next, None).unwrap();
+    assert_eq!(pulled_by_id(&news.records), by_id(&[edit]));
+}
+
+fn a_push_from_a_device_behind_the_store_is_sent_back_merged(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let other = device(store, TEAM1);
+    let records = family(P1, writer.id, 1);
+    store.push(&writer, push_of(&[&records])).unwrap();
+    // `other` edits the household without having pulled it (its cursor is 0): the merge may
+    // hold what `other` lacks, so `other` must receive the merged state.
+    let mut stale = edited(&records[0], other.id);
+    stale.state = {
+        let mut mine = sync_server_state(&records[0]);
+        mine.merge(sync_server_state(&stale));
+        mine.encode()
+    };
+    store.push(&other, push_of(&[vec![stale.clone()]])).unwrap();
+    let page = store.pull(&other, Cursor::default(), None).unwrap();
+    let got = pulled_by_id(&page.records);
+    assert!(
+        got.contains_key(&records[0].id),
+        "the merged household comes back"
+    );
+    // A forged cursor is no proof of having pulled either.
+    let forged = Cursor {
+        seq: store.newest_seq().unwrap(),
+        token: 7,
+    };
+    let edit = edited(&records[1], other.id);
+    store.push(&other, push_at(forged, &[vec![edit]])).unwrap();
+    let page = store.pull(&other, page.next, None).unwrap();
+    assert!(pulled_by_id(&page.records).contains_key(&records[1].id));
+}
+
+fn sync_server_state(rec: &Rec) -> cageur_protocol::RecordState {
+    cageur_protocol::RecordState::decode(&rec.state).unwrap()
+}
+
+fn an_edit_resends_the_record_alone_and_its_first_group_stays_whole(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let editor = device(store, TEAM1);
+    let fresh = device(store, TEAM1);
+    let records = family(P1, writer.id, 1); // household and person: one action
+    let others = family(P1, writer.id, 2);
+    store.push(&writer, push_of(&[&records, &others])).unwrap();
+    let seen = store.pull(&editor, Cursor::default(), None).unwrap();
+    let edit = edited(&records[1], editor.id);
+    store
+        .push(&editor, push_at(seen.next, &[vec![edit.clone()]]))
+        .unwrap();
+
+    // The writer receives the edited person alone, not the rest of its first group.
+    let news = store.pull(&writer, seen.next, None).unwrap();
+    assert_eq!(
+        pulled_by_id(&news.records),
+        by_id(std::slice::from_ref(&edit))
+    );
+
+    // A new tablet pulling one sequence per page still gets the first group whole: the
+    // household with its person (in the person's current state).
+    let first = store.pull(&fresh, Cursor::default(), Some(1)).unwrap();
+    assert_eq!(
+        pulled_by_id(&first.records),
+        by_id(&[records[0].clone(), edit.clone()])
+    );
+    let rest = pull_pages(store, &fresh, first.next, Some(1), 10);
+    let later: BTreeSet<Uuid> = rest
+        .iter()
+        .flat_map(|p| p.records.iter().map(|r| r.id))
+        .collect();
+    assert!(later.contains(&others[0].id) && later.contains(&edit.id));
 }
 
 fn pages_end_between_groups_and_cover_everything(store: &dyn Store) {

@@ -159,6 +159,7 @@ fn household_in(puskesmas: &str, device: u32) -> WireRecord {
 fn push(records: Vec<WireRecord>) -> Vec<u8> {
     encode_body(&PushRequest {
         schema: RECORD_SCHEMA,
+        cursor: Cursor::default(),
         groups: vec![ChangeGroup {
             change_seq: 1,
             records,
@@ -306,6 +307,7 @@ fn bad_requests_are_clear_refusals_that_change_nothing() {
             Some(one_cred),
             encode_body(&PushRequest {
                 schema: RECORD_SCHEMA + 1,
+                cursor: Cursor::default(),
                 groups: vec![],
             }),
             426,

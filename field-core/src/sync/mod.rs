@@ -257,10 +257,15 @@ impl Replica {
             if batch.groups.is_empty() {
                 return Ok(());
             }
+            let cursor = self
+                .read_sync_state()?
+                .ok_or(FieldError::NotEnrolled)?
+                .cursor;
             let answer: PushResponse = client.call(
                 "/v1/push",
                 &PushRequest {
                     schema: RECORD_SCHEMA,
+                    cursor,
                     groups: batch.groups.clone(),
                 },
             )?;
@@ -334,7 +339,9 @@ impl Replica {
                 done,
                 total: done + page.remaining,
             });
-            if page.remaining == 0 || received == 0 {
+            // A page may hold nothing but still move the cursor past this device's own
+            // changes, which the server does not send back.
+            if page.remaining == 0 || page.next == state.cursor {
                 return Ok(());
             }
         }

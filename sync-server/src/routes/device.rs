@@ -77,10 +77,10 @@ pub async fn push(
     SyncBody(req): SyncBody<PushRequest>,
 ) -> ApiResult<SyncReply<PushResponse>> {
     check_schema(req.schema)?;
-    let groups = prepare_push(req)?;
-    let records: usize = groups.iter().map(|g| g.records.len()).sum();
+    let push = prepare_push(req)?;
+    let records: usize = push.groups.iter().map(|g| g.records.len()).sum();
     let id = device.id;
-    let outcome = state.blocking(move |s| s.push(&device, groups)).await?;
+    let outcome = state.blocking(move |s| s.push(&device, push)).await?;
     tracing::info!(
         device = id,
         records,

@@ -4,9 +4,13 @@
 //!
 //! The store orders what it accepts by a sequence: each change group a device pushes (one
 //! user action) gets the next sequence number, and every record of the group is stored at
-//! it. A record keeps only its newest sequence; when a record moves on, the rest of its old
-//! group moves with it, so the members of a group always share one sequence and a pull page,
-//! which ends only between sequences, delivers a group whole or not at all.
+//! it. A record keeps only its newest sequence; when a record moves on (a later edit), its old
+//! group keeps it as a member (`group_members`), and a pull page, which ends only between
+//! sequences, carries a group's kept members' current states with it: a group arrives whole
+//! or not at all, and an edit re-sends only what it changed.
+//!
+//! A record also remembers the device whose own state it is (`echo`): the device that pushed
+//! it while holding everything the store had of it. That device is not sent it back.
 
 mod pg;
 mod pull;
@@ -27,7 +31,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use pg::PgStore;
-pub use records::{IncomingGroup, IncomingRecord, prepare_push};
+pub use records::{IncomingGroup, IncomingRecord, PreparedPush, prepare_push};
 pub use sqlite::SqliteStore;
 pub use tokens::{Secret, hash_secret};
 
@@ -63,7 +67,7 @@ pub trait Store: Debug + Send + Sync {
     /// Records what a device reported at the start of a sync; returns the newest sequence.
     fn hello(&self, device: DeviceNumber, report: &DeviceReport) -> StoreResult<u64>;
     /// Merges a device's push, whole or not at all, and commits it durably before returning.
-    fn push(&self, device: &DeviceRow, groups: Vec<IncomingGroup>) -> StoreResult<PushOutcome>;
+    fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome>;
     /// The next page of a device's scope after `cursor`; when it is the last, the device's
     /// cursor and last sync are recorded.
     fn pull(

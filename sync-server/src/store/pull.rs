@@ -13,12 +13,18 @@ pub(crate) struct ScopeRow {
     pub kind: u8,
     pub id: Vec<u8>,
     pub state: Vec<u8>,
+    /// The device whose own state this is (it is not sent back to it).
+    pub echo: Option<u32>,
+}
+
+/// The sequence's tokens, by which a cursor is checked.
+pub(crate) trait Timeline {
+    /// The token of a sequence, if the store gave it out.
+    fn token_of(&mut self, seq: u64) -> StoreResult<Option<u64>>;
 }
 
 /// What building a page needs of a store's read snapshot.
-pub(crate) trait PullTx {
-    /// The token of a sequence, if the store gave it out.
-    fn token_of(&mut self, seq: u64) -> StoreResult<Option<u64>>;
+pub(crate) trait PullTx: Timeline {
     /// Feeds `take` the scope's records after `after`, in sequence order, until it returns
     /// `false`.
     fn scan(
@@ -27,9 +33,21 @@ pub(crate) trait PullTx {
         after: u64,
         take: &mut dyn FnMut(ScopeRow) -> StoreResult<bool>,
     ) -> StoreResult<()>;
-    /// How many of the scope's records are after `after`.
-    fn count_after(&mut self, puskesmas: &str, after: u64) -> StoreResult<u64>;
+    /// The current states of records kept as members of the change groups of sequences
+    /// `after < seq <= upto` after they moved on (see [`super::push::PushTx::keep_in_group`]).
+    fn kept_members(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        upto: u64,
+    ) -> StoreResult<Vec<ScopeRow>>;
+    /// How many of the scope's records after `after` are not `device`'s own state.
+    fn count_after(&mut self, puskesmas: &str, after: u64, device: u32) -> StoreResult<u64>;
 }
+
+/// Rows scanned for one page at most, sent or not: bounds a page's time when a device's own
+/// changes (which are skipped) fill a long stretch of the sequence.
+const PAGE_MAX_SCANNED: usize = 50_000;
 
 /// The page budget a device asked for, within the server's limit.
 pub(crate) fn page_budget(max_bytes: Option<u32>) -> usize {
@@ -38,11 +56,13 @@ pub(crate) fn page_budget(max_bytes: Option<u32>) -> usize {
         .unwrap_or(PULL_PAGE_TARGET_BYTES)
 }
 
-/// The page after `cursor`: full pages end only between sequences, so a change group is
-/// never split across pages.
+/// The page after `cursor` for `device`: full pages end only between sequences, and the
+/// members a group kept after they moved on come with it, so a change group is never split
+/// across pages. States that are `device`'s own are skipped (the cursor still passes them).
 pub(crate) fn build_page(
     tx: &mut dyn PullTx,
     puskesmas: &str,
+    device: u32,
     cursor: Cursor,
     budget: usize,
 ) -> StoreResult<PullPage> {
@@ -54,22 +74,30 @@ pub(crate) fn build_page(
              again",
         ));
     }
-    let (mut records, mut bytes, mut last_seq) = (Vec::new(), 0usize, None);
+    let (mut records, mut bytes, mut scanned, mut last_seq) = (Vec::new(), 0usize, 0usize, None);
     tx.scan(puskesmas, cursor.seq, &mut |row| {
-        let full = bytes >= budget || records.len() >= PULL_PAGE_MAX_RECORDS;
+        let full = bytes >= budget
+            || records.len() >= PULL_PAGE_MAX_RECORDS
+            || scanned >= PAGE_MAX_SCANNED;
         if full && last_seq != Some(row.seq) {
             return Ok(false);
         }
-        bytes += row.state.len();
-        records.push(PulledRecord {
-            kind: RecordKind::from_code(row.kind)
-                .ok_or_else(|| StoreError::Damaged(format!("record kind {}", row.kind)))?,
-            id: Uuid::from_slice(&row.id).map_err(|e| StoreError::Damaged(e.to_string()))?,
-            state: row.state,
-        });
+        scanned += 1;
         last_seq = Some(row.seq);
+        if row.echo != Some(device) {
+            bytes += row.state.len();
+            records.push(pulled(row)?);
+        }
         Ok(true)
     })?;
+    if let Some(upto) = last_seq {
+        for row in tx.kept_members(puskesmas, cursor.seq, upto)? {
+            let id = Uuid::from_slice(&row.id).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            if row.echo != Some(device) && !records.iter().any(|r: &PulledRecord| r.id == id) {
+                records.push(pulled(row)?);
+            }
+        }
+    }
     let next = match last_seq {
         Some(seq) => Cursor {
             seq,
@@ -77,10 +105,19 @@ pub(crate) fn build_page(
         },
         None => cursor,
     };
-    let remaining = tx.count_after(puskesmas, next.seq)?;
+    let remaining = tx.count_after(puskesmas, next.seq, device)?;
     Ok(PullPage {
         records,
         next,
         remaining,
+    })
+}
+
+fn pulled(row: ScopeRow) -> StoreResult<PulledRecord> {
+    Ok(PulledRecord {
+        kind: RecordKind::from_code(row.kind)
+            .ok_or_else(|| StoreError::Damaged(format!("record kind {}", row.kind)))?,
+        id: Uuid::from_slice(&row.id).map_err(|e| StoreError::Damaged(e.to_string()))?,
+        state: row.state,
     })
 }

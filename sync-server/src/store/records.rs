@@ -5,7 +5,7 @@ use cageur_model::RecordKind;
 use cageur_protocol::RecordState;
 use cageur_protocol::scope::{ScopeLink, scope_link};
 use cageur_protocol::sync::{
-    ErrorBody, ErrorCode, MAX_GROUP_RECORDS, MAX_PUSH_RECORDS, PushRequest,
+    Cursor, ErrorBody, ErrorCode, MAX_GROUP_RECORDS, MAX_PUSH_RECORDS, PushRequest,
 };
 use uuid::Uuid;
 
@@ -29,8 +29,16 @@ pub struct IncomingGroup {
     pub records: Vec<IncomingRecord>,
 }
 
+/// A push, decoded and checked, ready for a store.
+#[derive(Debug, Clone)]
+pub struct PreparedPush {
+    /// How far the pushing device has pulled (verified by the store against its tokens).
+    pub cursor: Cursor,
+    pub groups: Vec<IncomingGroup>,
+}
+
 /// Decodes and checks a push: sizes, kinds, states, no record twice.
-pub fn prepare_push(request: PushRequest) -> Result<Vec<IncomingGroup>, ErrorBody> {
+pub fn prepare_push(request: PushRequest) -> Result<PreparedPush, ErrorBody> {
     let total: usize = request.groups.iter().map(|g| g.records.len()).sum();
     if total > MAX_PUSH_RECORDS {
         return Err(ErrorBody::new(
@@ -88,7 +96,10 @@ pub fn prepare_push(request: PushRequest) -> Result<Vec<IncomingGroup>, ErrorBod
             records,
         });
     }
-    Ok(groups)
+    Ok(PreparedPush {
+        cursor: request.cursor,
+        groups,
+    })
 }
 
 /// A record to write after merging: its merged state and where it now belongs.
@@ -102,16 +113,21 @@ pub(crate) struct MergedWrite {
     pub old_seq: Option<u64>,
     /// For a household that changed puskesmas: the one it left.
     pub moved_from: Option<String>,
+    /// The device whose own state the merged state is (it held everything the store had),
+    /// so that pulling it back would bring that device nothing.
+    pub echo: Option<u32>,
 }
 
 /// Merges one pushed record into what the store holds, checking the device's scope: a device
 /// writes only records of its puskesmas (a household it holds may move out of it). Returns
-/// `None` when the store already contained the pushed state.
+/// `None` when the store already contained the pushed state. `device_had_stored`: the device
+/// is known to hold the stored state, so the merge is exactly the device's own state.
 pub(crate) fn merge_one(
     household_scope: &mut dyn FnMut(Uuid) -> StoreResult<Option<String>>,
     device: &DeviceRow,
     record: IncomingRecord,
     existing: Option<Stored>,
+    device_had_stored: bool,
     at: &str,
 ) -> StoreResult<Option<MergedWrite>> {
     let out_of_scope = || {
@@ -186,5 +202,6 @@ pub(crate) fn merge_one(
         household,
         old_seq,
         moved_from,
+        echo: device_had_stored.then_some(device.id),
     }))
 }

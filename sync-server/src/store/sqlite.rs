@@ -10,16 +10,16 @@ use std::time::Duration;
 
 use cageur_model::RecordKind;
 use cageur_model::forms::FormRegistry;
+use cageur_protocol::DeviceNumber;
 use cageur_protocol::sync::{Cursor, ErrorCode};
-use cageur_protocol::{DeviceNumber, RecordState};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::pull::{PullTx, ScopeRow, build_page, page_budget};
+use super::pull::{PullTx, ScopeRow, Timeline, build_page, page_budget};
 use super::push::{PushTx, Stored, apply_push};
 use super::records::MergedWrite;
 use super::{
-    DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, IncomingGroup,
+    DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, PreparedPush,
     PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
     expiry, hash_secret, not_registered, now_secs, sqlite_schema as schema, usable_enrollment,
 };
@@ -299,8 +299,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn push(&self, device: &DeviceRow, groups: Vec<IncomingGroup>) -> StoreResult<PushOutcome> {
-        self.write(|tx| apply_push(&mut SqliteTx(tx), device, groups))
+    fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome> {
+        self.write(|tx| apply_push(&mut SqliteTx(tx), device, push))
     }
 
     fn pull(
@@ -310,8 +310,15 @@ impl Store for SqliteStore {
         max_bytes: Option<u32>,
     ) -> StoreResult<PullPage> {
         let budget = page_budget(max_bytes);
-        let page =
-            self.read(|tx| build_page(&mut SqliteTx(tx), &device.puskesmas, cursor, budget))?;
+        let page = self.read(|tx| {
+            build_page(
+                &mut SqliteTx(tx),
+                &device.puskesmas,
+                device.id,
+                cursor,
+                budget,
+            )
+        })?;
         if page.remaining == 0 {
             self.write(|tx| {
                 tx.execute(
@@ -356,24 +363,15 @@ impl PushTx for SqliteTx<'_, '_> {
     }
 
     fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>> {
-        let row: Option<(u8, String, i64, Vec<u8>)> = self
-            .0
-            .prepare_cached("SELECT kind, puskesmas, seq, state FROM records WHERE id = ?1")?
-            .query_row([id.as_bytes()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
-        row.map(|(kind, puskesmas, seq, state)| {
-            Ok(Stored {
-                kind: RecordKind::from_code(kind)
-                    .ok_or_else(|| StoreError::Damaged(format!("record kind {kind}")))?,
-                puskesmas,
-                seq: seq as u64,
-                state: RecordState::decode(&state)
-                    .map_err(|e| StoreError::Damaged(format!("record {id}: {e}")))?,
-            })
-        })
-        .transpose()
+        let mut stmt = self.0.prepare_cached(
+            "SELECT kind, puskesmas, seq, state, echo FROM records WHERE id = ?1",
+        )?;
+        let mut rows = stmt.query([id.as_bytes()])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let state: Vec<u8> = r.get(3)?;
+        Stored::from_row(id, r.get(0)?, r.get(1)?, r.get(2)?, &state, r.get(4)?).map(Some)
     }
 
     fn household_scope(&mut self, id: Uuid) -> StoreResult<Option<String>> {
@@ -395,18 +393,22 @@ impl PushTx for SqliteTx<'_, '_> {
         Ok(())
     }
 
-    fn move_sequence(&mut self, from: u64, to: u64) -> StoreResult<()> {
+    fn keep_in_group(&mut self, seq: u64, id: Uuid) -> StoreResult<()> {
         self.0
-            .prepare_cached("UPDATE records SET seq = ?1 WHERE seq = ?2")?
-            .execute(params![to as i64, from as i64])?;
+            .prepare_cached(
+                "INSERT OR IGNORE INTO group_members (seq, id) SELECT ?1, ?2
+                 WHERE EXISTS (SELECT 1 FROM records WHERE seq = ?1 AND id <> ?2)
+                    OR EXISTS (SELECT 1 FROM group_members WHERE seq = ?1 AND id <> ?2)",
+            )?
+            .execute(params![seq as i64, id.as_bytes()])?;
         Ok(())
     }
 
     fn put_record(&mut self, w: &MergedWrite, seq: u64) -> StoreResult<()> {
         self.0
             .prepare_cached(
-                "INSERT OR REPLACE INTO records (id, kind, puskesmas, household, seq, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO records (id, kind, puskesmas, household, seq, state, echo)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 w.id.as_bytes(),
@@ -414,7 +416,8 @@ impl PushTx for SqliteTx<'_, '_> {
                 w.puskesmas,
                 w.household.map(|h| h.as_bytes().to_vec()),
                 seq as i64,
-                w.state.encode()
+                w.state.encode(),
+                w.echo
             ])?;
         Ok(())
     }
@@ -433,7 +436,7 @@ impl PushTx for SqliteTx<'_, '_> {
     }
 }
 
-impl PullTx for SqliteTx<'_, '_> {
+impl Timeline for SqliteTx<'_, '_> {
     fn token_of(&mut self, seq: u64) -> StoreResult<Option<u64>> {
         Ok(self
             .0
@@ -442,7 +445,9 @@ impl PullTx for SqliteTx<'_, '_> {
             .optional()?
             .map(|t| t as u64))
     }
+}
 
+impl PullTx for SqliteTx<'_, '_> {
     fn scan(
         &mut self,
         puskesmas: &str,
@@ -450,32 +455,52 @@ impl PullTx for SqliteTx<'_, '_> {
         take: &mut dyn FnMut(ScopeRow) -> StoreResult<bool>,
     ) -> StoreResult<()> {
         let mut stmt = self.0.prepare_cached(
-            "SELECT seq, kind, id, state FROM records
+            "SELECT seq, kind, id, state, echo FROM records
              WHERE puskesmas = ?1 AND seq > ?2 ORDER BY seq",
         )?;
         let mut rows = stmt.query(params![puskesmas, after as i64])?;
         while let Some(row) = rows.next()? {
-            let row = ScopeRow {
-                seq: row.get::<_, i64>(0)? as u64,
-                kind: row.get(1)?,
-                id: row.get(2)?,
-                state: row.get(3)?,
-            };
-            if !take(row)? {
+            if !take(scope_row(row)?)? {
                 break;
             }
         }
         Ok(())
     }
 
-    fn count_after(&mut self, puskesmas: &str, after: u64) -> StoreResult<u64> {
+    fn kept_members(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        upto: u64,
+    ) -> StoreResult<Vec<ScopeRow>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT g.seq, r.kind, r.id, r.state, r.echo
+             FROM group_members g JOIN records r ON r.id = g.id
+             WHERE g.seq > ?1 AND g.seq <= ?2 AND r.puskesmas = ?3",
+        )?;
+        let rows = stmt.query_map(params![after as i64, upto as i64, puskesmas], scope_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_after(&mut self, puskesmas: &str, after: u64, device: u32) -> StoreResult<u64> {
         let n: i64 = self.0.query_row(
-            "SELECT count(*) FROM records WHERE puskesmas = ?1 AND seq > ?2",
-            params![puskesmas, after as i64],
+            "SELECT count(*) FROM records WHERE puskesmas = ?1 AND seq > ?2
+               AND (echo IS NULL OR echo <> ?3)",
+            params![puskesmas, after as i64, device],
             |r| r.get(0),
         )?;
         Ok(n.unsigned_abs())
     }
+}
+
+fn scope_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScopeRow> {
+    Ok(ScopeRow {
+        seq: row.get::<_, i64>(0)? as u64,
+        kind: row.get(1)?,
+        id: row.get(2)?,
+        state: row.get(3)?,
+        echo: row.get(4)?,
+    })
 }
 
 fn newest_seq(tx: &Transaction<'_>) -> StoreResult<u64> {

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{StoreError, StoreResult};
 
 /// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this code writes.
 pub const SERVER_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -85,6 +85,17 @@ CREATE TABLE records (
 CREATE INDEX records_scope ON records (puskesmas, seq);
 CREATE INDEX records_seq ON records (seq);
 CREATE INDEX records_household ON records (household) WHERE household IS NOT NULL;
+"#;
+
+/// A record remembers the device whose own state it is (not sent back to it), and a change
+/// group remembers the members that moved on to later sequences (sent with it).
+const V2: &str = r#"
+ALTER TABLE records ADD COLUMN echo INTEGER;
+CREATE TABLE group_members (
+    seq INTEGER NOT NULL,
+    id  BLOB NOT NULL,
+    PRIMARY KEY (seq, id)
+) WITHOUT ROWID;
 "#;
 
 /// Brings the database to [`SERVER_SCHEMA_VERSION`]; refuses a newer one untouched.

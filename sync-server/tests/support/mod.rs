@@ -11,7 +11,7 @@ use cageur_protocol::sync::{
 use cageur_protocol::{Author, RecordState};
 use serde_json::json;
 use sync_server::store::{
-    DeviceReport, DeviceRow, IncomingGroup, PgStore, PullPage, SqliteStore, Store, StoreError,
+    DeviceReport, DeviceRow, PgStore, PreparedPush, PullPage, SqliteStore, Store, StoreError,
     StoreResult, prepare_push,
 };
 use uuid::Uuid;
@@ -137,6 +137,34 @@ fn written<E: Entity>(kind: RecordKind, device: u32, entity: &E) -> Rec {
     }
 }
 
+/// `rec` edited on device `device`, which holds `rec`'s state: its household's head renamed
+/// (or, for any other kind, its tombstone set), as an edit on a tablet would.
+pub fn edited(rec: &Rec, device: u32) -> Rec {
+    let mut state = RecordState::decode(&rec.state).expect("the test's state decodes");
+    let author = Author {
+        device,
+        worker: device * 100 + 1,
+        role: Role::Nurse,
+    };
+    let field = match rec.kind {
+        // Field 11 is a household's head of household's name.
+        RecordKind::Household => (
+            cageur_model::FieldKey(11),
+            cageur_model::Value::Text("Hj. Ahmad Suryadi".into()),
+        ),
+        _ => (
+            cageur_model::FieldKey::DELETED,
+            cageur_model::Value::Bool(true),
+        ),
+    };
+    assert_eq!(state.write(author, [field]), 1);
+    Rec {
+        kind: rec.kind,
+        id: rec.id,
+        state: state.encode(),
+    }
+}
+
 /// A household in `puskesmas`, written on device `device`; `n` varies its KK number.
 pub fn household(puskesmas: &str, device: u32, n: u32) -> Rec {
     let household: Household = cageur_model::json::from_value(json!({
@@ -174,9 +202,15 @@ pub fn family(puskesmas: &str, device: u32, n: u32) -> Vec<Rec> {
 
 /// Groups as the server receives them: a push request of these groups (change numbers from
 /// 1), passed through the same decoding as the push endpoint.
-pub fn push_of<G: AsRef<[Rec]>>(groups: &[G]) -> Vec<IncomingGroup> {
+pub fn push_of<G: AsRef<[Rec]>>(groups: &[G]) -> PreparedPush {
+    push_at(Cursor::default(), groups)
+}
+
+/// [`push_of`] by a device that has pulled up to `cursor`.
+pub fn push_at<G: AsRef<[Rec]>>(cursor: Cursor, groups: &[G]) -> PreparedPush {
     let request = PushRequest {
         schema: RECORD_SCHEMA,
+        cursor,
         groups: groups
             .iter()
             .enumerate()

@@ -108,6 +108,10 @@ pub struct HelloResponse {
 pub struct PushRequest {
     /// The schema version the states were written under; one version behind is upgraded.
     pub schema: u32,
+    /// How far the device has pulled. A record the device holds up to date (stored at or
+    /// before this cursor, or last written by this device alone) comes out of the merge as
+    /// exactly the device's state, so the server does not send it back.
+    pub cursor: Cursor,
     /// The change groups (at most [`super::MAX_PUSH_RECORDS`] records in all).
     pub groups: Vec<ChangeGroup>,
 }

@@ -15,17 +15,17 @@ use std::time::Duration;
 
 use cageur_model::RecordKind;
 use cageur_model::forms::FormRegistry;
+use cageur_protocol::DeviceNumber;
 use cageur_protocol::sync::{Cursor, ErrorCode};
-use cageur_protocol::{DeviceNumber, RecordState};
 use postgres::{IsolationLevel, NoTls, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use uuid::Uuid;
 
-use super::pull::{PullTx, ScopeRow, build_page, page_budget};
+use super::pull::{PullTx, ScopeRow, Timeline, build_page, page_budget};
 use super::push::{PushTx, Stored, apply_push};
 use super::records::MergedWrite;
 use super::{
-    DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, IncomingGroup,
+    DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, PreparedPush,
     PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
     expiry, hash_secret, not_registered, now_secs, usable_enrollment,
 };
@@ -312,10 +312,10 @@ impl Store for PgStore {
         })
     }
 
-    fn push(&self, device: &DeviceRow, groups: Vec<IncomingGroup>) -> StoreResult<PushOutcome> {
+    fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome> {
         self.write(|tx| {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])?;
-            apply_push(&mut PgTx(tx), device, groups)
+            apply_push(&mut PgTx(tx), device, push)
         })
     }
 
@@ -326,7 +326,8 @@ impl Store for PgStore {
         max_bytes: Option<u32>,
     ) -> StoreResult<PullPage> {
         let budget = page_budget(max_bytes);
-        let page = self.read(|tx| build_page(&mut PgTx(tx), &device.puskesmas, cursor, budget))?;
+        let page = self
+            .read(|tx| build_page(&mut PgTx(tx), &device.puskesmas, device.id, cursor, budget))?;
         if page.remaining == 0 {
             self.write(|tx| {
                 tx.execute(
@@ -384,18 +385,19 @@ impl PushTx for PgTx<'_, '_> {
 
     fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>> {
         let row = self.0.query_opt(
-            "SELECT kind, puskesmas, seq, state FROM records WHERE id = $1",
+            "SELECT kind, puskesmas, seq, state, echo FROM records WHERE id = $1",
             &[&id.as_bytes().as_slice()],
         )?;
         row.map(|r| {
-            let kind = kind_of(r.get(0))?;
-            Ok(Stored {
-                kind,
-                puskesmas: r.get(1),
-                seq: r.get::<_, i64>(2) as u64,
-                state: RecordState::decode(r.get(3))
-                    .map_err(|e| StoreError::Damaged(format!("record {id}: {e}")))?,
-            })
+            let kind: i16 = r.get(0);
+            Stored::from_row(
+                id,
+                kind.into(),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                echo_of(r.get(4))?,
+            )
         })
         .transpose()
     }
@@ -421,21 +423,24 @@ impl PushTx for PgTx<'_, '_> {
         Ok(())
     }
 
-    fn move_sequence(&mut self, from: u64, to: u64) -> StoreResult<()> {
+    fn keep_in_group(&mut self, seq: u64, id: Uuid) -> StoreResult<()> {
         self.0.execute(
-            "UPDATE records SET seq = $1 WHERE seq = $2",
-            &[&(to as i64), &(from as i64)],
+            "INSERT INTO group_members (seq, id) SELECT $1, $2
+             WHERE EXISTS (SELECT 1 FROM records WHERE seq = $1 AND id <> $2)
+                OR EXISTS (SELECT 1 FROM group_members WHERE seq = $1 AND id <> $2)
+             ON CONFLICT DO NOTHING",
+            &[&(seq as i64), &id.as_bytes().as_slice()],
         )?;
         Ok(())
     }
 
     fn put_record(&mut self, w: &MergedWrite, seq: u64) -> StoreResult<()> {
         self.0.execute(
-            "INSERT INTO records (id, kind, puskesmas, household, seq, state)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO records (id, kind, puskesmas, household, seq, state, echo)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
                  puskesmas = excluded.puskesmas, household = excluded.household,
-                 seq = excluded.seq, state = excluded.state",
+                 seq = excluded.seq, state = excluded.state, echo = excluded.echo",
             &[
                 &w.id.as_bytes().as_slice(),
                 &(w.kind.code() as i16),
@@ -443,6 +448,7 @@ impl PushTx for PgTx<'_, '_> {
                 &w.household.map(|h| h.as_bytes().to_vec()),
                 &(seq as i64),
                 &w.state.encode(),
+                &w.echo.map(i64::from),
             ],
         )?;
         Ok(())
@@ -463,7 +469,7 @@ impl PushTx for PgTx<'_, '_> {
     }
 }
 
-impl PullTx for PgTx<'_, '_> {
+impl Timeline for PgTx<'_, '_> {
     fn token_of(&mut self, seq: u64) -> StoreResult<Option<u64>> {
         Ok(self
             .0
@@ -473,7 +479,9 @@ impl PullTx for PgTx<'_, '_> {
             )?
             .map(|r| r.get::<_, i64>(0) as u64))
     }
+}
 
+impl PullTx for PgTx<'_, '_> {
     fn scan(
         &mut self,
         puskesmas: &str,
@@ -482,7 +490,7 @@ impl PullTx for PgTx<'_, '_> {
     ) -> StoreResult<()> {
         // A portal fetched in slices: a page stops early, so the scope is never read whole.
         let portal = self.0.bind(
-            "SELECT seq, kind, id, state FROM records
+            "SELECT seq, kind, id, state, echo FROM records
              WHERE puskesmas = $1 AND seq > $2 ORDER BY seq",
             &[&puskesmas, &(after as i64)],
         )?;
@@ -492,37 +500,59 @@ impl PullTx for PgTx<'_, '_> {
                 return Ok(());
             }
             for row in rows {
-                let row = ScopeRow {
-                    seq: row.get::<_, i64>(0) as u64,
-                    kind: u8::try_from(row.get::<_, i16>(1))
-                        .map_err(|e| StoreError::Damaged(format!("record kind: {e}")))?,
-                    id: row.get(2),
-                    state: row.get(3),
-                };
-                if !take(row)? {
+                if !take(scope_row(&row)?)? {
                     return Ok(());
                 }
             }
         }
     }
 
-    fn count_after(&mut self, puskesmas: &str, after: u64) -> StoreResult<u64> {
+    fn kept_members(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        upto: u64,
+    ) -> StoreResult<Vec<ScopeRow>> {
+        self.0
+            .query(
+                "SELECT g.seq, r.kind, r.id, r.state, r.echo
+                 FROM group_members g JOIN records r ON r.id = g.id
+                 WHERE g.seq > $1 AND g.seq <= $2 AND r.puskesmas = $3",
+                &[&(after as i64), &(upto as i64), &puskesmas],
+            )?
+            .iter()
+            .map(scope_row)
+            .collect()
+    }
+
+    fn count_after(&mut self, puskesmas: &str, after: u64, device: u32) -> StoreResult<u64> {
         let n: i64 = self
             .0
             .query_one(
-                "SELECT count(*) FROM records WHERE puskesmas = $1 AND seq > $2",
-                &[&puskesmas, &(after as i64)],
+                "SELECT count(*) FROM records WHERE puskesmas = $1 AND seq > $2
+                   AND (echo IS NULL OR echo <> $3)",
+                &[&puskesmas, &(after as i64), &i64::from(device)],
             )?
             .get(0);
         Ok(n.unsigned_abs())
     }
 }
 
-fn kind_of(code: i16) -> StoreResult<RecordKind> {
-    u8::try_from(code)
-        .ok()
-        .and_then(RecordKind::from_code)
-        .ok_or_else(|| StoreError::Damaged(format!("record kind {code}")))
+fn scope_row(row: &Row) -> StoreResult<ScopeRow> {
+    Ok(ScopeRow {
+        seq: row.get::<_, i64>(0) as u64,
+        kind: u8::try_from(row.get::<_, i16>(1))
+            .map_err(|e| StoreError::Damaged(format!("record kind: {e}")))?,
+        id: row.get(2),
+        state: row.get(3),
+        echo: echo_of(row.get(4))?,
+    })
+}
+
+fn echo_of(device: Option<i64>) -> StoreResult<Option<u32>> {
+    device
+        .map(|d| u32::try_from(d).map_err(|_| StoreError::Damaged(format!("device {d}"))))
+        .transpose()
 }
 
 fn device_row(r: &Row) -> StoreResult<DeviceRow> {

@@ -7,7 +7,7 @@ use postgres::Client;
 use crate::store::{StoreError, StoreResult};
 
 /// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this code writes.
 pub const PG_SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -89,6 +89,17 @@ CREATE TABLE records (
 CREATE INDEX records_scope ON records (puskesmas, seq);
 CREATE INDEX records_seq ON records (seq);
 CREATE INDEX records_household ON records (household) WHERE household IS NOT NULL;
+"#;
+
+/// A record remembers the device whose own state it is (not sent back to it), and a change
+/// group remembers the members that moved on to later sequences (sent with it).
+const V2: &str = r#"
+ALTER TABLE records ADD COLUMN echo BIGINT;
+CREATE TABLE group_members (
+    seq BIGINT NOT NULL,
+    id  BYTEA NOT NULL,
+    PRIMARY KEY (seq, id)
+);
 "#;
 
 /// Brings the database to [`PG_SCHEMA_VERSION`]; refuses a newer one untouched.

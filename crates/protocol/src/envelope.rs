@@ -175,3 +175,34 @@ fn from_mirror(mirror: &RegisterV1) -> Result<Register, EnvelopeError> {
     let bytes = postcard::to_allocvec(mirror).expect("encoding a register to memory");
     postcard::from_bytes(&bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))
 }
+
+/// Which writes of a record a replica is known to hold: a record clock on its own, to send
+/// another replica only what it lacks ([`RecordState::delta_since`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordClock(pub(crate) crdts::VClock<DeviceNumber>);
+
+impl RecordClock {
+    /// The clock's bytes: [`FORMAT_V1`], then the dots as postcard.
+    pub fn encode(&self) -> Vec<u8> {
+        let mirror = VClockV1 {
+            dots: self.0.dots.clone(),
+        };
+        let mut out = vec![FORMAT_V1];
+        out.extend(postcard::to_allocvec(&mirror).expect("clocks serialize to memory"));
+        out
+    }
+
+    /// Reads [`RecordClock::encode`]'s bytes.
+    pub fn decode(bytes: &[u8]) -> Result<RecordClock, EnvelopeError> {
+        let (&format, payload) = bytes.split_first().ok_or(EnvelopeError::Empty)?;
+        if format != FORMAT_V1 {
+            return Err(EnvelopeError::UnknownFormat(format));
+        }
+        let (mirror, rest): (VClockV1, _) = postcard::take_from_bytes(payload)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        if !rest.is_empty() || mirror.dots.values().any(|&c| c == 0 || c > MAX_COUNTER) {
+            return Err(EnvelopeError::Malformed("record clock".into()));
+        }
+        Ok(RecordClock(crdts::VClock { dots: mirror.dots }))
+    }
+}

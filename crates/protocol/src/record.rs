@@ -27,6 +27,7 @@ use crdts::{CmRDT, CvRDT, MVReg, VClock};
 
 use crate::DeviceNumber;
 use crate::cell::{Author, Cell};
+use crate::envelope::RecordClock;
 
 pub(crate) type Register = MVReg<Cell, DeviceNumber>;
 
@@ -208,6 +209,33 @@ impl RecordState {
     /// nothing): how a receiver tells a new state from one it has seen.
     pub fn contains(&self, other: &RecordState) -> bool {
         self.clock >= other.clock
+    }
+
+    /// Which writes this state holds.
+    pub fn clock(&self) -> RecordClock {
+        RecordClock(self.clock.clone())
+    }
+
+    /// What a replica that holds the writes `known` lacks of this state: every field with a
+    /// write `known` does not cover (its whole register), and the whole record clock. Merged
+    /// into that replica's state it gives exactly what merging this whole state would: a
+    /// field left out has no write the replica lacks, and registers merge field by field.
+    pub fn delta_since(&self, known: &RecordClock) -> RecordState {
+        RecordState {
+            clock: self.clock.clone(),
+            fields: self
+                .fields
+                .iter()
+                // Left out only if `known` covers every write of the register.
+                .filter(|(_, register)| {
+                    !matches!(
+                        register.read().add_clock.partial_cmp(&known.0),
+                        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+                    )
+                })
+                .map(|(key, register)| (*key, register.clone()))
+                .collect(),
+        }
     }
 }
 

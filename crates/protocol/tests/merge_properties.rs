@@ -1,6 +1,7 @@
 //! Property tests of [`RecordState::merge`]: the state merge is commutative, associative and
 //! idempotent, so replicas that have exchanged the same states converge whatever order the
-//! states arrived in, down to the stored bytes.
+//! states arrived in, down to the stored bytes; and a delta since what a replica holds merges
+//! like the whole state.
 //!
 //! Each case runs a random program of writes, resolutions and syncs on 3 or 4 replicas (each
 //! its own device) that start from a common state, then checks the algebra on the replicas'
@@ -14,7 +15,7 @@
 //! `an_overwritten_value_stays_overwritten_whatever_order_states_arrive` are its minimal cases.
 
 use cageur_model::{FieldKey, Role, Value};
-use cageur_protocol::{Author, NoSettling, RecordState};
+use cageur_protocol::{Author, NoSettling, RecordClock, RecordState};
 use proptest::prelude::*;
 
 /// Replicas a program may address; a case uses the first 3 or 4.
@@ -218,6 +219,21 @@ fn config() -> ProptestConfig {
 
 proptest! {
     #![proptest_config(config())]
+
+    /// Delta pushes: what a replica lacks of another's state, merged in, gives exactly what the
+    /// whole state would, and the known clock survives its bytes.
+    #[test]
+    fn a_delta_since_what_a_replica_holds_merges_like_the_whole_state(program in program()) {
+        let states = run(&program);
+        for a in &states {
+            let known = a.clock();
+            prop_assert_eq!(&RecordClock::decode(&known.encode()).unwrap(), &known);
+            for b in &states {
+                let delta = b.delta_since(&known);
+                prop_assert_eq!(observe(&union(a, &delta)), observe(&union(a, b)));
+            }
+        }
+    }
 
     #[test]
     fn merge_is_commutative(program in program()) {

@@ -392,14 +392,16 @@ pub(crate) fn write_records(
 ) -> Result<usize> {
     let mut total = 0;
     for (kind, id, fields) in records {
-        let mut state = tables::load(conn, kind, id)?.unwrap_or_else(RecordState::new);
+        let stored = tables::load(conn, kind, id)?;
+        let before = stored.as_ref().map(RecordState::clock);
+        let mut state = stored.unwrap_or_else(RecordState::new);
         let written = state.write(author, fields);
         if written == 0 {
             continue;
         }
         total += written;
         let derived = index::save(conn, kind, id, &state, forms)?;
-        outbox::record(conn, id, kind, seq, derived.priority)?;
+        outbox::record(conn, id, kind, seq, derived.priority, before)?;
     }
     Ok(total)
 }
@@ -476,9 +478,10 @@ pub(crate) fn write_records_resolving(
 ) -> Result<()> {
     let (kind, id) = target;
     let mut state = tables::load(conn, kind, id)?.ok_or_else(|| FieldError::not_found(kind, id))?;
+    let before = state.clock();
     state.resolve(author, key, value);
     let derived = index::save(conn, kind, id, &state, forms)?;
-    outbox::record(conn, id, kind, seq, derived.priority)
+    outbox::record(conn, id, kind, seq, derived.priority, Some(before))
 }
 
 #[cfg(test)]

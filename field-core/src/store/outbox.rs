@@ -5,6 +5,7 @@
 //! in the transaction of the change itself, so the outbox is exactly as durable as the data.
 
 use cageur_model::RecordKind;
+use cageur_protocol::RecordClock;
 use rusqlite::{Connection, params};
 use uuid::Uuid;
 
@@ -38,21 +39,36 @@ pub(crate) fn first_free_change_seq(conn: &Connection) -> Result<i64> {
 /// Marks a record as changed by action `seq`. A record already waiting stays in the group of
 /// its first unacknowledged action (so that action's records travel together), notes `seq`
 /// as its last change, and keeps the most urgent priority it ever had.
+///
+/// `before` is the record's clock before the change, `None` for a new record. A record that
+/// is not waiting is one the server holds as this device does (every change of it here was
+/// acknowledged, everything else came from the server), so `before` is what the server
+/// holds, and a push sends only what changed since (`RecordState::delta_since`). A waiting
+/// record keeps the clock of when it started waiting. (A state merged from another device
+/// directly, not through the server, breaks the premise only until that device pushes it.)
 pub(crate) fn record(
     conn: &Connection,
     id: Uuid,
     kind: RecordKind,
     seq: i64,
     priority: Priority,
+    before: Option<RecordClock>,
 ) -> Result<()> {
+    let base = before.map(|clock| clock.encode());
     conn.prepare_cached(
-        "INSERT INTO outbox (record_id, kind, change_seq, priority, last_seq)
-         VALUES (?1, ?2, ?3, ?4, ?3)
+        "INSERT INTO outbox (record_id, kind, change_seq, priority, last_seq, base)
+         VALUES (?1, ?2, ?3, ?4, ?3, ?5)
          ON CONFLICT (record_id) DO UPDATE SET
              last_seq = excluded.last_seq,
              priority = min(priority, excluded.priority)",
     )?
-    .execute(params![id.as_bytes(), kind.code(), seq, priority as i64])?;
+    .execute(params![
+        id.as_bytes(),
+        kind.code(),
+        seq,
+        priority as i64,
+        base
+    ])?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::error::{FieldError, Result};
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 /// Append only; never edit one that has shipped.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -158,6 +158,12 @@ CREATE TABLE sync_state (
     -- By the device's clock, for people only: never used to order anything.
     last_sync_at TEXT
 );
+"#;
+
+/// Version 3: delta pushes. An outbox entry keeps the clock of the record as the server was
+/// known to hold it when the entry was made (`NULL`: the server may not have it; send it whole).
+const V3: &str = r#"
+ALTER TABLE outbox ADD COLUMN base BLOB;
 "#;
 
 /// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.

@@ -175,13 +175,16 @@ impl Replica {
             self.reset_timeline(hello.epoch)?;
             report.timeline_reset = true;
         }
-        self.push_all(&mut client, &mut report, progress)?;
-        match self.pull_all(&mut client, options, &mut report, progress) {
+        let mut exchange = |this: &mut Self, report: &mut SyncReport| {
+            this.push_all(&mut client, report, progress)?;
+            this.pull_all(&mut client, options, report, progress)
+        };
+        match exchange(self, &mut report) {
+            // Refused at the first push or pull: the server lost history this device saw.
             Err(FieldError::Server(e)) if e.code == ErrorCode::TimelineChanged => {
                 self.reset_timeline(hello.epoch)?;
                 report.timeline_reset = true;
-                self.push_all(&mut client, &mut report, progress)?;
-                self.pull_all(&mut client, options, &mut report, progress)?;
+                exchange(self, &mut report)?;
             }
             other => other?,
         }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use cageur_model::RecordKind;
-use cageur_protocol::RecordState;
 use cageur_protocol::sync::{ChangeGroup, MAX_GROUP_RECORDS, MAX_PUSH_RECORDS, WireRecord};
+use cageur_protocol::{RecordClock, RecordState};
 use rusqlite::{Connection, Transaction, params};
 use uuid::Uuid;
 
@@ -27,21 +27,16 @@ pub(crate) fn next_batch(conn: &Connection) -> Result<Batch> {
         id: Uuid,
         kind: RecordKind,
         last_seq: i64,
+        base: Option<Vec<u8>>,
     }
     let mut groups: BTreeMap<i64, (i64, Vec<Row>)> = BTreeMap::new();
-    let mut stmt =
-        conn.prepare_cached("SELECT record_id, kind, change_seq, priority, last_seq FROM outbox")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, u8>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, Option<i64>>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (id, kind, change_seq, priority, last_seq) = row?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT record_id, kind, change_seq, priority, last_seq, base FROM outbox",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (id, kind, change_seq, priority): (Vec<u8>, u8, i64, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
         let (Some(id), Some(kind)) = (uuid_from_blob(&id), RecordKind::from_code(kind)) else {
             continue;
         };
@@ -50,9 +45,11 @@ pub(crate) fn next_batch(conn: &Connection) -> Result<Batch> {
         entry.1.push(Row {
             id,
             kind,
-            last_seq: last_seq.unwrap_or(change_seq),
+            last_seq: r.get::<_, Option<i64>>(4)?.unwrap_or(change_seq),
+            base: r.get(5)?,
         });
     }
+    drop(rows);
     let mut order: Vec<(i64, i64)> = groups.iter().map(|(seq, (p, _))| (*p, *seq)).collect();
     order.sort_unstable();
     let mut batch = Batch::default();
@@ -71,6 +68,7 @@ pub(crate) fn next_batch(conn: &Connection) -> Result<Batch> {
                 let Some(state) = tables::load_bytes(conn, row.kind, row.id)? else {
                     continue;
                 };
+                let state = delta(state, row.base.as_deref());
                 records.push(WireRecord {
                     kind: row.kind.code(),
                     id: row.id,
@@ -88,6 +86,18 @@ pub(crate) fn next_batch(conn: &Connection) -> Result<Batch> {
         }
     }
     Ok(batch)
+}
+
+/// What the server lacks of a record's stored `state`, given the clock it was known to hold
+/// (`None`, or an unreadable one: all of it).
+fn delta(state: Vec<u8>, base: Option<&[u8]>) -> Vec<u8> {
+    let Some(known) = base.and_then(|b| RecordClock::decode(b).ok()) else {
+        return state;
+    };
+    match RecordState::decode(&state) {
+        Ok(full) => full.delta_since(&known).encode(),
+        Err(_) => state,
+    }
 }
 
 /// Drops the outbox entries of the accepted groups that did not change since they were read;
@@ -115,8 +125,10 @@ pub(crate) fn acknowledge(conn: &mut Connection, batch: &Batch, accepted: &[i64]
 }
 
 /// Queues every record `device` has written, each as its own change from `first_seq` on;
-/// returns how many were queued. Records already waiting keep their entry.
+/// returns how many were queued. Records already waiting keep their entry, but are sent
+/// whole: the server may have lost what it was known to hold.
 pub(crate) fn queue_own_records(tx: &Transaction<'_>, device: u32, first_seq: i64) -> Result<u64> {
+    tx.execute("UPDATE outbox SET base = NULL", [])?;
     let mut seq = first_seq;
     let mut queued = 0;
     for kind in RecordKind::ALL {
@@ -144,4 +156,89 @@ pub(crate) fn queue_own_records(tx: &Transaction<'_>, device: u32, first_seq: i6
         }
     }
     Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use cageur_model::{Household, Role};
+    use cageur_protocol::RecordState;
+    use serde_json::json;
+    use tempfile::TempDir;
+
+    use super::{acknowledge, next_batch, queue_own_records};
+    use crate::store::Durability;
+    use crate::{DatabaseKey, DeviceInfo, FixedClock, OpenOptions, Replica, Worker};
+
+    fn replica(dir: &TempDir) -> Replica {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00+07:00").unwrap();
+        let info = DeviceInfo {
+            number: 4,
+            puskesmas: Some("P3671050101".into()),
+            team: Some("CPD-01".into()),
+        };
+        let options = OpenOptions {
+            durability: Durability::Normal,
+            clock: Box::new(FixedClock(now)),
+        };
+        let key = DatabaseKey::from_secret("delta-test");
+        let mut replica = Replica::init(&dir.path().join("d.db"), &key, info, options).unwrap();
+        replica
+            .set_worker(&Worker {
+                id: 401,
+                name: "Bidan Euis".into(),
+                role: Role::Midwife,
+            })
+            .unwrap();
+        replica
+    }
+
+    fn pushed_state(replica: &Replica) -> RecordState {
+        let batch = next_batch(&replica.conn).unwrap();
+        assert_eq!(batch.groups.len(), 1);
+        RecordState::decode(&batch.groups[0].records[0].state).unwrap()
+    }
+
+    fn ack(replica: &mut Replica) {
+        let batch = next_batch(&replica.conn).unwrap();
+        let accepted: Vec<i64> = batch.groups.iter().map(|g| g.change_seq).collect();
+        acknowledge(&mut replica.conn, &batch, &accepted).unwrap();
+    }
+
+    #[test]
+    fn an_acknowledged_record_is_pushed_again_as_the_fields_that_changed() {
+        let dir = TempDir::new().unwrap();
+        let mut replica = replica(&dir);
+        let household: Household = cageur_model::json::from_value(json!({
+            "kk": "3671051203150007", "head_name": "Ahmad Suryadi",
+            "address": {"street": "Jl. Melati No. 12", "rt": 3, "rw": 5,
+                        "kelurahan": "Cipondoh Indah", "kecamatan": "cipondoh"},
+            "puskesmas": "P3671050101"
+        }))
+        .unwrap();
+        let id = replica.add_household(&household).unwrap();
+        let whole = pushed_state(&replica);
+        assert!(whole.fields(&cageur_protocol::NoSettling).len() > 5);
+        ack(&mut replica);
+
+        replica
+            .update_json(id.0, &json!({"head_name": "Ahmad Suryadi Putra"}))
+            .unwrap();
+        let delta = pushed_state(&replica);
+        assert_eq!(delta.fields(&cageur_protocol::NoSettling).len(), 1);
+        // Merged into what the server holds, the delta gives the device's whole state.
+        let mut server = whole;
+        server.merge(delta);
+        let stored =
+            crate::store::tables::load(&replica.conn, cageur_model::RecordKind::Household, id.0)
+                .unwrap()
+                .unwrap();
+        assert_eq!(server.encode(), stored.encode());
+
+        // After the server lost history, the same record goes whole again.
+        let tx = replica.conn.transaction().unwrap();
+        queue_own_records(&tx, 4, 100).unwrap();
+        tx.commit().unwrap();
+        let again = pushed_state(&replica);
+        assert_eq!(again.encode(), stored.encode());
+    }
 }

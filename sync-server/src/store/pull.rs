@@ -49,6 +49,15 @@ pub(crate) trait PullTx: Timeline {
 /// changes (which are skipped) fill a long stretch of the sequence.
 const PAGE_MAX_SCANNED: usize = 50_000;
 
+/// The refusal of a cursor this store did not give out.
+pub(crate) fn timeline_changed() -> StoreError {
+    StoreError::refused(
+        ErrorCode::TimelineChanged,
+        "this server does not have the history your cursor points into (it was restored from \
+         a backup, or is another server): pull from the start and push every record again",
+    )
+}
+
 /// The page budget a device asked for, within the server's limit.
 pub(crate) fn page_budget(max_bytes: Option<u32>) -> usize {
     max_bytes
@@ -67,12 +76,7 @@ pub(crate) fn build_page(
     budget: usize,
 ) -> StoreResult<PullPage> {
     if cursor.seq > 0 && tx.token_of(cursor.seq)? != Some(cursor.token) {
-        return Err(StoreError::refused(
-            ErrorCode::TimelineChanged,
-            "this server does not have the history your cursor points into (it was restored \
-             from a backup, or is another server): pull from the start and push every record \
-             again",
-        ));
+        return Err(timeline_changed());
     }
     let (mut records, mut bytes, mut scanned, mut last_seq) = (Vec::new(), 0usize, 0usize, None);
     tx.scan(puskesmas, cursor.seq, &mut |row| {

@@ -6,7 +6,7 @@ use cageur_protocol::RecordState;
 use rand::Rng;
 use uuid::Uuid;
 
-use super::pull::Timeline;
+use super::pull::{Timeline, timeline_changed};
 use super::records::{MergedWrite, merge_one};
 use super::{DeviceRow, PreparedPush, PushOutcome, StoreError, StoreResult, now_secs};
 
@@ -67,11 +67,13 @@ pub(crate) fn apply_push(
     device: &DeviceRow,
     push: PreparedPush,
 ) -> StoreResult<PushOutcome> {
-    // The device holds every state up to its cursor, if the cursor is of this timeline.
-    let pulled_to = match push.cursor {
-        c if c.seq > 0 && tx.token_of(c.seq)? == Some(c.token) => c.seq,
-        _ => 0,
-    };
+    // The device holds every state up to its cursor. A cursor of another timeline (a restored
+    // backup) is refused before anything is written: the device's pushes may be deltas of
+    // states the store no longer holds, so it must first re-queue them whole.
+    let pulled_to = push.cursor.seq;
+    if pulled_to > 0 && tx.token_of(pulled_to)? != Some(push.cursor.token) {
+        return Err(timeline_changed());
+    }
     let groups = push.groups;
     let mut seq = tx.newest_seq()?;
     let mut outcome = PushOutcome::default();

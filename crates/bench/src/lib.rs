@@ -6,13 +6,17 @@
 //! - [`records`]: bytes of one record as a stored CRDT state, against its plain JSON;
 //! - [`sync_week`]: a new tablet's bootstrap and a week offline, through a real server
 //!   ([`server`]);
+//! - [`load`]: many tablets syncing at once through a connection-cutting [`proxy`], on each
+//!   store;
 //! - [`automerge_sync`]: the baseline of the sync benchmark, Automerge 0.12's sync protocol
 //!   replaying a [`week`] workload.
 
 pub mod automerge_sync;
 pub mod db;
 pub mod family;
+pub mod load;
 pub mod plain;
+pub mod proxy;
 pub mod records;
 pub mod report;
 pub mod seeded;

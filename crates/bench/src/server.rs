@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use field_core::sync::RetryPolicy;
 use field_core::{OpenOptions, Replica};
-use sync_server::store::Store;
+use sync_server::store::{Store, StoreError};
 use sync_server::{StoreUrl, open_store, serve};
 use tempfile::TempDir;
 
@@ -65,9 +65,23 @@ impl BenchServer {
 
     /// Registers `team` (if new) and enrolls a tablet of it into a new database at `path`.
     pub fn enroll(&self, team: &str, path: &Path, options: OpenOptions) -> Result<Replica> {
-        if !self.store.devices()?.iter().any(|d| d.team == team) {
+        self.enroll_via(&self.url, family::PUSKESMAS, team, path, options)
+    }
+
+    /// Registers `team` of `puskesmas` (if new) and enrolls a tablet of it that talks to the
+    /// server at `url` (the server itself, or a proxy in front of it).
+    pub fn enroll_via(
+        &self,
+        url: &str,
+        puskesmas: &str,
+        team: &str,
+        path: &Path,
+        options: OpenOptions,
+    ) -> Result<Replica> {
+        match self.store.add_team(team, puskesmas, team) {
             // A second tablet of a team is fine; the team itself is registered once.
-            let _ = self.store.add_team(team, family::PUSKESMAS, team);
+            Ok(_) | Err(StoreError::Refused(_)) => {}
+            Err(e) => return Err(e.into()),
         }
         let enrollment = self
             .store
@@ -75,11 +89,16 @@ impl BenchServer {
         Ok(Replica::enroll(
             path,
             &db::key(),
-            &self.url,
+            url,
             &enrollment.code,
             options,
             RetryPolicy::default(),
         )?)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 }
 

@@ -242,7 +242,16 @@ pub fn run(server: &BenchServer, config: WeekConfig) -> Result<WeekReport> {
         .filter(|s| s.kind == RecordKind::Household)
         .map(|s| s.id)
         .collect();
-    record_visits(&mut a, &households, config.visits, &mut workload)?;
+    record_visits(
+        &mut a,
+        &households,
+        config.visits,
+        "CPD-02",
+        |a, kind, id| {
+            workload.a_new.push(record_json(a, kind, id)?);
+            Ok(())
+        },
+    )?;
     make_edits(&mut a, &mut b, &households, config, &mut workload)?;
 
     let b_before = timed_sync(&mut b)?;
@@ -297,13 +306,14 @@ fn plain_insert(path: &Path, states: &[field_core::RemoteRecord]) -> Result<f64>
     Ok(start.elapsed().as_secs_f64())
 }
 
-/// A's visits: vital signs and a TB screen of every member; every tenth visit refers one
-/// member for raised blood pressure.
-fn record_visits(
+/// A team's visits: vital signs and a TB screen of every member; every tenth visit refers one
+/// member for raised blood pressure. `on_record` sees every new record.
+pub fn record_visits(
     a: &mut Replica,
     households: &[Uuid],
     visits: u32,
-    workload: &mut WeekWorkload,
+    team: &str,
+    mut on_record: impl FnMut(&Replica, RecordKind, Uuid) -> Result<()>,
 ) -> Result<()> {
     let no_tb = json!({"cough_two_weeks": false, "cough_with_blood": false, "fever": false,
                        "night_sweats": false, "weight_loss": false, "tb_contact": false});
@@ -332,17 +342,13 @@ fn record_visits(
         };
         let visit = json!({
             "visit": {"household": household, "visited_at": "2026-11-23T09:30:00+07:00",
-                      "team": "CPD-02", "outcome": "visited", "screenings": screenings},
+                      "team": team, "outcome": "visited", "screenings": screenings},
             "referrals": referrals
         });
         let recorded = a.record_visit(serde_json::from_value(visit)?)?;
-        workload
-            .a_new
-            .push(record_json(a, RecordKind::Visit, recorded.visit.0)?);
+        on_record(a, RecordKind::Visit, recorded.visit.0)?;
         for r in recorded.referrals {
-            workload
-                .a_new
-                .push(record_json(a, RecordKind::Referral, r.0)?);
+            on_record(a, RecordKind::Referral, r.0)?;
         }
     }
     Ok(())

@@ -36,8 +36,8 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Bytes a sync moved, compressed, as on the wire (bodies only).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+/// Bytes a sync moved, compressed, as on the wire (bodies only), and how its requests fared.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Traffic {
     /// Request bodies sent.
     pub bytes_up: u64,
@@ -45,6 +45,11 @@ pub struct Traffic {
     pub bytes_down: u64,
     /// Requests that got an answer.
     pub round_trips: u32,
+    /// Attempts that failed in a way worth retrying (network errors, 5xx), and were retried.
+    pub retries: u32,
+    /// How long each answered request took, in milliseconds, for latency percentiles.
+    #[serde(skip)]
+    pub request_ms: Vec<u32>,
 }
 
 /// A client of one server.
@@ -85,6 +90,7 @@ impl Client {
             match self.once(path, &body) {
                 Ok(answer) => return Ok(answer),
                 Err(e) if attempt < self.retry.attempts && retryable(&e) => {
+                    self.traffic.retries += 1;
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(self.retry.max_backoff);
                     attempt += 1;
@@ -96,6 +102,7 @@ impl Client {
 
     fn once<A: DeserializeOwned>(&mut self, path: &str, body: &[u8]) -> Result<A> {
         let url = format!("{}{path}", self.base);
+        let started = std::time::Instant::now();
         let mut request = self
             .agent
             .post(&url)
@@ -115,6 +122,10 @@ impl Client {
         self.traffic.bytes_up += body.len() as u64;
         self.traffic.bytes_down += bytes.len() as u64;
         self.traffic.round_trips += 1;
+        let took = started.elapsed().as_millis();
+        self.traffic
+            .request_ms
+            .push(u32::try_from(took).unwrap_or(u32::MAX));
         if status != 200 {
             let error = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| {
                 ErrorBody::new(

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use support::{
     P1, P2, Rec, TEAM1, TEAM2, device, edited, family, household, person, pull_pages, push_at,
-    push_of, refusal, reload, report, two_puskesmas,
+    push_of, refusal, reload, report, two_puskesmas, with_field,
 };
 
 /// Instantiates every named test once per store.
@@ -55,6 +55,7 @@ store_suite!(
     a_household_of_another_puskesmas_is_refused_and_nothing_is_written,
     a_member_of_another_puskesmas_household_is_refused,
     a_device_is_not_sent_its_own_changes_back,
+    a_household_that_moves_reaches_the_new_puskesmas_with_its_members,
     a_push_from_a_device_behind_the_store_is_sent_back_merged,
     an_edit_resends_the_record_alone_and_its_first_group_stays_whole,
     pages_end_between_groups_and_cover_everything,
@@ -418,6 +419,42 @@ fn a_push_from_a_device_behind_the_store_is_sent_back_merged(store: &dyn Store) 
     let result = store.push(&other, push_at(forged, &[vec![edit]]));
     assert_eq!(refusal(result), ErrorCode::TimelineChanged);
     assert_eq!(store.newest_seq().unwrap(), newest);
+}
+
+fn a_household_that_moves_reaches_the_new_puskesmas_with_its_members(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let there = device(store, TEAM2);
+    let records = family(P1, writer.id, 1);
+    store.push(&writer, push_of(&[&records])).unwrap();
+    let before = store.pull(&there, Cursor::default(), None).unwrap();
+    assert!(before.records.is_empty());
+
+    // The family moves into P2's area: the writer sets the household's puskesmas.
+    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
+    let moved = with_field(
+        &records[0],
+        writer.id,
+        (puskesmas, cageur_model::Value::Text(P2.into())),
+    );
+    store
+        .push(&writer, push_of(&[vec![moved.clone()]]))
+        .unwrap();
+
+    // P2's tablet receives the household and its person.
+    let after = pull_pages(store, &there, before.next, None, 5);
+    let got: BTreeMap<Uuid, (u8, Vec<u8>)> = after
+        .iter()
+        .flat_map(|p| pulled_by_id(&p.records))
+        .collect();
+    assert_eq!(got, by_id(&[moved, records[1].clone()]));
+    // And P2's export holds them; P1's no longer does.
+    let (mut p1, mut p2) = (Vec::new(), Vec::new());
+    store.export(P1, &mut p1).unwrap();
+    store.export(P2, &mut p2).unwrap();
+    let id = records[0].id.to_string();
+    assert!(String::from_utf8(p2).unwrap().contains(&id));
+    assert!(!String::from_utf8(p1).unwrap().contains(&id));
 }
 
 fn sync_server_state(rec: &Rec) -> cageur_protocol::RecordState {

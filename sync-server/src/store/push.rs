@@ -1,8 +1,11 @@
 //! Applying a push, the same for every store: each store gives the few reads and writes it
 //! needs ([`PushTx`]) inside its own write transaction.
 
+use std::collections::HashMap;
+
 use cageur_model::RecordKind;
 use cageur_protocol::RecordState;
+use cageur_protocol::scope::{ScopeLink, scope_link};
 use rand::Rng;
 use uuid::Uuid;
 
@@ -44,24 +47,37 @@ impl Stored {
     }
 }
 
+/// Everything a push writes, decided before any of it is written, so that a store can write
+/// it in a few statements (a push waits on one lock; every round trip inside it is paid by
+/// every device in the queue).
+#[derive(Default)]
+pub(crate) struct PushWrites {
+    /// New sequences: number, token, pushing device, time.
+    pub sequences: Vec<(u64, i64, u32, i64)>,
+    /// Records leaving a sequence whose group must keep them as members, if the group had
+    /// other members before this push ([`super::push::PushTx::write_push`]).
+    pub kept: Vec<(u64, Uuid)>,
+    /// Merged records, each with its new sequence.
+    pub records: Vec<(MergedWrite, u64)>,
+    /// Households that moved puskesmas: id, new puskesmas, sequence their members move to.
+    pub moves: Vec<(Uuid, String, u64)>,
+}
+
 /// What applying a push needs of a store's write transaction. The transaction holds the
 /// store's one write lock, so the sequence numbers it gives out commit in order.
 pub(crate) trait PushTx: Timeline {
     fn newest_seq(&mut self) -> StoreResult<u64>;
-    fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>>;
-    /// The puskesmas of a household the store holds.
-    fn household_scope(&mut self, id: Uuid) -> StoreResult<Option<String>>;
-    fn add_sequence(&mut self, seq: u64, token: i64, device: u32, at: i64) -> StoreResult<()>;
-    /// Keeps record `id`, which leaves sequence `seq`, a member of that sequence's change
-    /// group if the group has other members: a pull of `seq` then brings `id`'s current state
-    /// with them, so a group still arrives whole.
-    fn keep_in_group(&mut self, seq: u64, id: Uuid) -> StoreResult<()>;
-    fn put_record(&mut self, write: &MergedWrite, seq: u64) -> StoreResult<()>;
-    /// Moves a household's members into `puskesmas`, at `seq` (with their groups).
-    fn move_household(&mut self, household: Uuid, puskesmas: &str, seq: u64) -> StoreResult<()>;
+    /// The stored records among `ids`.
+    fn load_many(&mut self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Stored>>;
+    /// The puskesmas of each household among `ids` that the store holds.
+    fn household_scopes(&mut self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, String>>;
+    /// Writes a push: its sequences, then the group members it keeps (checked against the
+    /// store as it was before the push), then its records, then household moves (members
+    /// re-scoped and re-sequenced with their groups).
+    fn write_push(&mut self, writes: &PushWrites) -> StoreResult<()>;
 }
 
-/// Merges every group of a push; a refusal anywhere returns before the caller commits.
+/// Merges every group of a push; a refusal anywhere returns before anything is written.
 pub(crate) fn apply_push(
     tx: &mut dyn PushTx,
     device: &DeviceRow,
@@ -74,20 +90,45 @@ pub(crate) fn apply_push(
     if pulled_to > 0 && tx.token_of(pulled_to)? != Some(push.cursor.token) {
         return Err(timeline_changed());
     }
-    let groups = push.groups;
+    let ids: Vec<Uuid> = push
+        .groups
+        .iter()
+        .flat_map(|g| g.records.iter().map(|r| r.id))
+        .collect();
+    let mut stored = tx.load_many(&ids)?;
+    let households: Vec<Uuid> = push
+        .groups
+        .iter()
+        .flat_map(|g| g.records.iter())
+        .flat_map(|r| {
+            let from_stored = stored.get(&r.id).map(|s| scope_link(s.kind, &s.state));
+            [Some(r.link.clone()), from_stored]
+        })
+        .filter_map(|link| match link {
+            Some(ScopeLink::Member(Some(household))) => Some(household),
+            _ => None,
+        })
+        .collect();
+    // Households this push writes join these as it goes.
+    let mut scopes = tx.household_scopes(&households)?;
+
     let mut seq = tx.newest_seq()?;
     let mut outcome = PushOutcome::default();
+    let mut writes = PushWrites::default();
     let now = now_secs();
-    for (g, group) in groups.into_iter().enumerate() {
+    for (g, group) in push.groups.into_iter().enumerate() {
         let mut changed = Vec::new();
         for (r, record) in group.records.into_iter().enumerate() {
             let at = format!("groups[{g}].records[{r}]");
-            let existing = tx.load(record.id)?;
+            let existing = stored.remove(&record.id);
             let had = existing
                 .as_ref()
                 .is_none_or(|s| s.seq <= pulled_to || s.echo == Some(device.id));
-            let mut scope_of = |id| tx.household_scope(id);
+            let mut scope_of = |id| Ok(scopes.get(&id).cloned());
             if let Some(write) = merge_one(&mut scope_of, device, record, existing, had, &at)? {
+                if write.kind == RecordKind::Household {
+                    scopes.insert(write.id, write.puskesmas.clone());
+                }
                 changed.push(write);
             }
         }
@@ -98,20 +139,21 @@ pub(crate) fn apply_push(
         }
         seq += 1;
         let token: i64 = rand::rng().random_range(1..i64::MAX);
-        tx.add_sequence(seq, token, device.id, now)?;
+        writes.sequences.push((seq, token, device.id, now));
         for write in changed {
             if let Some(old) = write.old_seq {
-                tx.keep_in_group(old, write.id)?;
+                writes.kept.push((old, write.id));
             }
-            tx.put_record(&write, seq)?;
             if let Some(moved_from) = &write.moved_from {
                 // A household moved to another puskesmas: its members follow it, and reach
                 // the new puskesmas's devices at this sequence.
                 tracing::info!(from = %moved_from, to = %write.puskesmas, "household moved");
-                tx.move_household(write.id, &write.puskesmas, seq)?;
+                writes.moves.push((write.id, write.puskesmas.clone(), seq));
             }
+            writes.records.push((write, seq));
         }
     }
+    tx.write_push(&writes)?;
     outcome.seq = seq;
     Ok(outcome)
 }

@@ -2,6 +2,7 @@
 //! one writer at a time anyway) and a few readers, so pulls never wait for pushes (WAL).
 //! Commits are `synchronous=FULL`: a push is acknowledged only once it is on disk.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -16,8 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use uuid::Uuid;
 
 use super::pull::{PullTx, ScopeRow, Timeline, build_page, page_budget};
-use super::push::{PushTx, Stored, apply_push};
-use super::records::MergedWrite;
+use super::push::{PushTx, PushWrites, Stored, apply_push};
 use super::{
     DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, PreparedPush,
     PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
@@ -362,76 +362,83 @@ impl PushTx for SqliteTx<'_, '_> {
         newest_seq(self.0)
     }
 
-    fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>> {
+    // In-process SQLite pays no round trips: one cached statement per record is as fast as
+    // any batching.
+    fn load_many(&mut self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Stored>> {
         let mut stmt = self.0.prepare_cached(
             "SELECT kind, puskesmas, seq, state, echo FROM records WHERE id = ?1",
         )?;
-        let mut rows = stmt.query([id.as_bytes()])?;
-        let Some(r) = rows.next()? else {
-            return Ok(None);
-        };
-        let state: Vec<u8> = r.get(3)?;
-        Stored::from_row(id, r.get(0)?, r.get(1)?, r.get(2)?, &state, r.get(4)?).map(Some)
+        let mut found = HashMap::new();
+        for id in ids {
+            let mut rows = stmt.query([id.as_bytes()])?;
+            if let Some(r) = rows.next()? {
+                let state: Vec<u8> = r.get(3)?;
+                let stored =
+                    Stored::from_row(*id, r.get(0)?, r.get(1)?, r.get(2)?, &state, r.get(4)?)?;
+                found.insert(*id, stored);
+            }
+        }
+        Ok(found)
     }
 
-    fn household_scope(&mut self, id: Uuid) -> StoreResult<Option<String>> {
-        Ok(self
+    fn household_scopes(&mut self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, String>> {
+        let mut stmt = self
             .0
-            .prepare_cached("SELECT puskesmas FROM records WHERE id = ?1 AND kind = ?2")?
-            .query_row(params![id.as_bytes(), RecordKind::Household.code()], |r| {
-                r.get(0)
-            })
-            .optional()?)
+            .prepare_cached("SELECT puskesmas FROM records WHERE id = ?1 AND kind = ?2")?;
+        let mut found = HashMap::new();
+        for id in ids {
+            let scope: Option<String> = stmt
+                .query_row(params![id.as_bytes(), RecordKind::Household.code()], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(scope) = scope {
+                found.insert(*id, scope);
+            }
+        }
+        Ok(found)
     }
 
-    fn add_sequence(&mut self, seq: u64, token: i64, device: u32, at: i64) -> StoreResult<()> {
-        self.0
-            .prepare_cached(
-                "INSERT INTO sequence (seq, token, device, at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![seq as i64, token, device, at])?;
-        Ok(())
-    }
-
-    fn keep_in_group(&mut self, seq: u64, id: Uuid) -> StoreResult<()> {
-        self.0
-            .prepare_cached(
-                "INSERT OR IGNORE INTO group_members (seq, id) SELECT ?1, ?2
-                 WHERE EXISTS (SELECT 1 FROM records WHERE seq = ?1 AND id <> ?2)
-                    OR EXISTS (SELECT 1 FROM group_members WHERE seq = ?1 AND id <> ?2)",
-            )?
-            .execute(params![seq as i64, id.as_bytes()])?;
-        Ok(())
-    }
-
-    fn put_record(&mut self, w: &MergedWrite, seq: u64) -> StoreResult<()> {
-        self.0
-            .prepare_cached(
-                "INSERT OR REPLACE INTO records (id, kind, puskesmas, household, seq, state, echo)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
+    fn write_push(&mut self, writes: &PushWrites) -> StoreResult<()> {
+        let tx = self.0;
+        let mut add_sequence = tx.prepare_cached(
+            "INSERT INTO sequence (seq, token, device, at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (seq, token, device, at) in &writes.sequences {
+            add_sequence.execute(params![*seq as i64, token, device, at])?;
+        }
+        let mut keep = tx.prepare_cached(
+            "INSERT OR IGNORE INTO group_members (seq, id) SELECT ?1, ?2
+             WHERE EXISTS (SELECT 1 FROM records WHERE seq = ?1 AND id <> ?2)
+                OR EXISTS (SELECT 1 FROM group_members WHERE seq = ?1 AND id <> ?2)",
+        )?;
+        for (seq, id) in &writes.kept {
+            keep.execute(params![*seq as i64, id.as_bytes()])?;
+        }
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO records (id, kind, puskesmas, household, seq, state, echo)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for (w, seq) in &writes.records {
+            put.execute(params![
                 w.id.as_bytes(),
                 w.kind.code(),
                 w.puskesmas,
                 w.household.map(|h| h.as_bytes().to_vec()),
-                seq as i64,
+                *seq as i64,
                 w.state.encode(),
                 w.echo
             ])?;
-        Ok(())
-    }
-
-    fn move_household(&mut self, household: Uuid, puskesmas: &str, seq: u64) -> StoreResult<()> {
-        self.0
-            .prepare_cached(
+        }
+        for (household, puskesmas, seq) in &writes.moves {
+            tx.prepare_cached(
                 "UPDATE records SET seq = ?1 WHERE seq IN
                      (SELECT seq FROM records WHERE household = ?2)",
             )?
-            .execute(params![seq as i64, household.as_bytes()])?;
-        self.0
-            .prepare_cached("UPDATE records SET puskesmas = ?1 WHERE household = ?2")?
-            .execute(params![puskesmas, household.as_bytes()])?;
+            .execute(params![*seq as i64, household.as_bytes()])?;
+            tx.prepare_cached("UPDATE records SET puskesmas = ?1 WHERE household = ?2")?
+                .execute(params![puskesmas, household.as_bytes()])?;
+        }
         Ok(())
     }
 }

@@ -140,12 +140,6 @@ fn written<E: Entity>(kind: RecordKind, device: u32, entity: &E) -> Rec {
 /// `rec` edited on device `device`, which holds `rec`'s state: its household's head renamed
 /// (or, for any other kind, its tombstone set), as an edit on a tablet would.
 pub fn edited(rec: &Rec, device: u32) -> Rec {
-    let mut state = RecordState::decode(&rec.state).expect("the test's state decodes");
-    let author = Author {
-        device,
-        worker: device * 100 + 1,
-        role: Role::Nurse,
-    };
     let field = match rec.kind {
         // Field 11 is a household's head of household's name.
         RecordKind::Household => (
@@ -156,6 +150,21 @@ pub fn edited(rec: &Rec, device: u32) -> Rec {
             cageur_model::FieldKey::DELETED,
             cageur_model::Value::Bool(true),
         ),
+    };
+    with_field(rec, device, field)
+}
+
+/// `rec` with `field` written on device `device`, which holds `rec`'s state.
+pub fn with_field(
+    rec: &Rec,
+    device: u32,
+    field: (cageur_model::FieldKey, cageur_model::Value),
+) -> Rec {
+    let mut state = RecordState::decode(&rec.state).expect("the test's state decodes");
+    let author = Author {
+        device,
+        worker: device * 100 + 1,
+        role: Role::Nurse,
     };
     assert_eq!(state.write(author, [field]), 1);
     Rec {

@@ -10,6 +10,7 @@
 
 mod schema;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -22,8 +23,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use uuid::Uuid;
 
 use super::pull::{PullTx, ScopeRow, Timeline, build_page, page_budget};
-use super::push::{PushTx, Stored, apply_push};
-use super::records::MergedWrite;
+use super::push::{PushTx, PushWrites, Stored, apply_push};
 use super::{
     DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, PreparedPush,
     PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
@@ -383,90 +383,131 @@ impl PushTx for PgTx<'_, '_> {
         Ok(seq as u64)
     }
 
-    fn load(&mut self, id: Uuid) -> StoreResult<Option<Stored>> {
-        let row = self.0.query_opt(
-            "SELECT kind, puskesmas, seq, state, echo FROM records WHERE id = $1",
-            &[&id.as_bytes().as_slice()],
+    fn load_many(&mut self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Stored>> {
+        let rows = self.0.query(
+            "SELECT id, kind, puskesmas, seq, state, echo FROM records WHERE id = ANY($1)",
+            &[&id_array(ids)],
         )?;
-        row.map(|r| {
-            let kind: i16 = r.get(0);
-            Stored::from_row(
+        let mut found = HashMap::new();
+        for r in rows {
+            let id = Uuid::from_slice(r.get(0)).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            let kind: i16 = r.get(1);
+            let stored = Stored::from_row(
                 id,
                 kind.into(),
-                r.get(1),
                 r.get(2),
                 r.get(3),
-                echo_of(r.get(4))?,
-            )
-        })
-        .transpose()
+                r.get(4),
+                echo_of(r.get(5))?,
+            )?;
+            found.insert(id, stored);
+        }
+        Ok(found)
     }
 
-    fn household_scope(&mut self, id: Uuid) -> StoreResult<Option<String>> {
-        Ok(self
-            .0
-            .query_opt(
-                "SELECT puskesmas FROM records WHERE id = $1 AND kind = $2",
-                &[
-                    &id.as_bytes().as_slice(),
-                    &(RecordKind::Household.code() as i16),
-                ],
-            )?
-            .map(|r| r.get(0)))
-    }
-
-    fn add_sequence(&mut self, seq: u64, token: i64, device: u32, at: i64) -> StoreResult<()> {
-        self.0.execute(
-            "INSERT INTO sequence (seq, token, device, at) VALUES ($1, $2, $3, $4)",
-            &[&(seq as i64), &token, &i64::from(device), &at],
+    fn household_scopes(&mut self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, String>> {
+        let rows = self.0.query(
+            "SELECT id, puskesmas FROM records WHERE id = ANY($1) AND kind = $2",
+            &[&id_array(ids), &(RecordKind::Household.code() as i16)],
         )?;
-        Ok(())
+        rows.iter()
+            .map(|r| {
+                let id =
+                    Uuid::from_slice(r.get(0)).map_err(|e| StoreError::Damaged(e.to_string()))?;
+                Ok((id, r.get(1)))
+            })
+            .collect()
     }
 
-    fn keep_in_group(&mut self, seq: u64, id: Uuid) -> StoreResult<()> {
-        self.0.execute(
-            "INSERT INTO group_members (seq, id) SELECT $1, $2
-             WHERE EXISTS (SELECT 1 FROM records WHERE seq = $1 AND id <> $2)
-                OR EXISTS (SELECT 1 FROM group_members WHERE seq = $1 AND id <> $2)
-             ON CONFLICT DO NOTHING",
-            &[&(seq as i64), &id.as_bytes().as_slice()],
+    // One statement per kind of write, whatever the size of the push: each round trip is
+    // paid while the push lock is held.
+    fn write_push(&mut self, writes: &PushWrites) -> StoreResult<()> {
+        if writes.sequences.is_empty() {
+            return Ok(());
+        }
+        let tx = &mut *self.0;
+        let (seqs, tokens, devices, ats): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = writes
+            .sequences
+            .iter()
+            .map(|(seq, token, device, at)| (*seq as i64, *token, i64::from(*device), *at))
+            .fold(Default::default(), |mut acc, (a, b, c, d)| {
+                acc.0.push(a);
+                acc.1.push(b);
+                acc.2.push(c);
+                acc.3.push(d);
+                acc
+            });
+        tx.execute(
+            "INSERT INTO sequence (seq, token, device, at)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])",
+            &[&seqs, &tokens, &devices, &ats],
         )?;
-        Ok(())
-    }
-
-    fn put_record(&mut self, w: &MergedWrite, seq: u64) -> StoreResult<()> {
-        self.0.execute(
+        if !writes.kept.is_empty() {
+            let kept_seqs: Vec<i64> = writes.kept.iter().map(|(s, _)| *s as i64).collect();
+            let kept_ids: Vec<Vec<u8>> = writes
+                .kept
+                .iter()
+                .map(|(_, id)| id.as_bytes().to_vec())
+                .collect();
+            tx.execute(
+                "INSERT INTO group_members (seq, id)
+                 SELECT k.seq, k.id FROM unnest($1::bigint[], $2::bytea[]) AS k (seq, id)
+                 WHERE EXISTS (SELECT 1 FROM records r WHERE r.seq = k.seq AND r.id <> k.id)
+                    OR EXISTS (SELECT 1 FROM group_members g WHERE g.seq = k.seq AND g.id <> k.id)
+                 ON CONFLICT DO NOTHING",
+                &[&kept_seqs, &kept_ids],
+            )?;
+        }
+        let records = &writes.records;
+        let ids: Vec<Vec<u8>> = records
+            .iter()
+            .map(|(w, _)| w.id.as_bytes().to_vec())
+            .collect();
+        let kinds: Vec<i16> = records.iter().map(|(w, _)| w.kind.code() as i16).collect();
+        let scopes: Vec<&str> = records.iter().map(|(w, _)| w.puskesmas.as_str()).collect();
+        let households: Vec<Option<Vec<u8>>> = records
+            .iter()
+            .map(|(w, _)| w.household.map(|h| h.as_bytes().to_vec()))
+            .collect();
+        let record_seqs: Vec<i64> = records.iter().map(|(_, seq)| *seq as i64).collect();
+        let states: Vec<Vec<u8>> = records.iter().map(|(w, _)| w.state.encode()).collect();
+        let echoes: Vec<Option<i64>> = records.iter().map(|(w, _)| w.echo.map(i64::from)).collect();
+        tx.execute(
             "INSERT INTO records (id, kind, puskesmas, household, seq, state, echo)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::text[], $4::bytea[],
+                                  $5::bigint[], $6::bytea[], $7::bigint[])
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
                  puskesmas = excluded.puskesmas, household = excluded.household,
                  seq = excluded.seq, state = excluded.state, echo = excluded.echo",
             &[
-                &w.id.as_bytes().as_slice(),
-                &(w.kind.code() as i16),
-                &w.puskesmas,
-                &w.household.map(|h| h.as_bytes().to_vec()),
-                &(seq as i64),
-                &w.state.encode(),
-                &w.echo.map(i64::from),
+                &ids,
+                &kinds,
+                &scopes,
+                &households,
+                &record_seqs,
+                &states,
+                &echoes,
             ],
         )?;
+        for (household, puskesmas, seq) in &writes.moves {
+            let household = household.as_bytes().as_slice();
+            tx.execute(
+                "UPDATE records SET seq = $1 WHERE seq IN
+                     (SELECT seq FROM records WHERE household = $2)",
+                &[&(*seq as i64), &household],
+            )?;
+            tx.execute(
+                "UPDATE records SET puskesmas = $1 WHERE household = $2",
+                &[puskesmas, &household],
+            )?;
+        }
         Ok(())
     }
+}
 
-    fn move_household(&mut self, household: Uuid, puskesmas: &str, seq: u64) -> StoreResult<()> {
-        let household = household.as_bytes().as_slice();
-        self.0.execute(
-            "UPDATE records SET seq = $1 WHERE seq IN
-                 (SELECT seq FROM records WHERE household = $2)",
-            &[&(seq as i64), &household],
-        )?;
-        self.0.execute(
-            "UPDATE records SET puskesmas = $1 WHERE household = $2",
-            &[&puskesmas, &household],
-        )?;
-        Ok(())
-    }
+/// Ids as a `bytea[]` parameter.
+fn id_array(ids: &[Uuid]) -> Vec<Vec<u8>> {
+    ids.iter().map(|id| id.as_bytes().to_vec()).collect()
 }
 
 impl Timeline for PgTx<'_, '_> {

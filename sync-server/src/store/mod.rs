@@ -257,6 +257,24 @@ pub struct Unit {
     pub puskesmas: Option<String>,
 }
 
+impl Unit {
+    pub(crate) fn puskesmas(code: &str, name: &str) -> Self {
+        Unit {
+            code: code.into(),
+            name: name.into(),
+            puskesmas: None,
+        }
+    }
+
+    pub(crate) fn team(code: &str, name: &str, puskesmas: &str) -> Self {
+        Unit {
+            code: code.into(),
+            name: name.into(),
+            puskesmas: Some(puskesmas.into()),
+        }
+    }
+}
+
 /// Seconds since the Unix epoch, as the store keeps times.
 pub(crate) fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()

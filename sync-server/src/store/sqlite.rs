@@ -135,11 +135,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(already_registered("puskesmas", code));
             }
-            Ok(Unit {
-                code: code.into(),
-                name: name.into(),
-                puskesmas: None,
-            })
+            Ok(Unit::puskesmas(code, name))
         })
     }
 
@@ -163,11 +159,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(already_registered("team", code));
             }
-            Ok(Unit {
-                code: code.into(),
-                name: name.into(),
-                puskesmas: Some(puskesmas.into()),
-            })
+            Ok(Unit::team(code, name, puskesmas))
         })
     }
 

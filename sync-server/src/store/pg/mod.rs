@@ -151,11 +151,7 @@ impl Store for PgStore {
             if n == 0 {
                 return Err(already_registered("puskesmas", code));
             }
-            Ok(Unit {
-                code: code.into(),
-                name: name.into(),
-                puskesmas: None,
-            })
+            Ok(Unit::puskesmas(code, name))
         })
     }
 
@@ -175,11 +171,7 @@ impl Store for PgStore {
             if n == 0 {
                 return Err(already_registered("team", code));
             }
-            Ok(Unit {
-                code: code.into(),
-                name: name.into(),
-                puskesmas: Some(puskesmas.into()),
-            })
+            Ok(Unit::team(code, name, puskesmas))
         })
     }
 

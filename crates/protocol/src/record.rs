@@ -176,21 +176,38 @@ impl RecordState {
     }
 
     /// Every field's shown value.
+    ///
+    /// On every save of every record (and every record a pull brings), so a register with one
+    /// value, nearly all of them, takes the short way: its value, with no ordering to do.
     pub fn shown(&self, policy: &dyn SettlePolicy) -> FieldMap {
-        self.fields(policy)
-            .into_iter()
-            .map(|(k, f)| (k, f.shown.value))
+        self.fields
+            .iter()
+            .filter_map(|(key, register)| {
+                let mut cells = register.read().val;
+                let value = if cells.len() == 1 {
+                    cells.pop()?.value
+                } else {
+                    field_state(*key, sort_cells(cells), policy)?.shown.value
+                };
+                Some((*key, value))
+            })
             .collect()
     }
 
     /// The fields in conflict, in field order.
     pub fn conflicts(&self, policy: &dyn SettlePolicy) -> Vec<Conflict> {
-        self.fields(policy)
-            .into_iter()
-            .filter(|(_, f)| !f.conflict.is_empty())
-            .map(|(field, f)| Conflict {
-                field,
-                values: f.conflict,
+        self.fields
+            .iter()
+            .filter_map(|(key, register)| {
+                let cells = register.read().val;
+                if cells.len() < 2 {
+                    return None;
+                }
+                let state = field_state(*key, sort_cells(cells), policy)?;
+                (!state.conflict.is_empty()).then_some(Conflict {
+                    field: *key,
+                    values: state.conflict,
+                })
             })
             .collect()
     }
@@ -241,7 +258,11 @@ impl RecordState {
 
 /// A register's cells, greatest display order first, without duplicates.
 fn sorted_cells(reg: &Register) -> Vec<Cell> {
-    let mut cells = reg.read().val;
+    sort_cells(reg.read().val)
+}
+
+/// `cells` in display order, greatest first, without duplicates.
+fn sort_cells(mut cells: Vec<Cell>) -> Vec<Cell> {
     cells.sort_by(|a, b| b.display_key().cmp(&a.display_key()));
     cells.dedup();
     cells

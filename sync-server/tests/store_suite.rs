@@ -397,8 +397,8 @@ fn a_push_from_a_device_behind_the_store_is_sent_back_merged(store: &dyn Store) 
     // hold what `other` lacks, so `other` must receive the merged state.
     let mut stale = edited(&records[0], other.id);
     stale.state = {
-        let mut mine = sync_server_state(&records[0]);
-        mine.merge(sync_server_state(&stale));
+        let mut mine = state_of(&records[0]);
+        mine.merge(state_of(&stale));
         mine.encode()
     };
     store.push(&other, push_of(&[vec![stale.clone()]])).unwrap();
@@ -457,7 +457,7 @@ fn a_household_that_moves_reaches_the_new_puskesmas_with_its_members(store: &dyn
     assert!(!String::from_utf8(p1).unwrap().contains(&id));
 }
 
-fn sync_server_state(rec: &Rec) -> cageur_protocol::RecordState {
+fn state_of(rec: &Rec) -> cageur_protocol::RecordState {
     cageur_protocol::RecordState::decode(&rec.state).unwrap()
 }
 

@@ -372,48 +372,43 @@ fn make_edits(
 ) -> Result<()> {
     for n in 0..config.edits as usize {
         let household = households[(n * 104_729 + 13) % households.len()];
-        let (path, value) = if n % 2 == 0 {
-            ("street", json!(format!("Jl. Anggrek No. {}", n + 1)))
+        let (path, mine, theirs): (&[&str], String, String) = if n % 2 == 0 {
+            (
+                &["address", "street"],
+                format!("Jl. Anggrek No. {}", n + 1),
+                format!("Gg. Mawar No. {}", n + 1),
+            )
         } else {
             (
-                "head_name",
-                json!(format!("Hj. Sri Wahyuni {}", letters(n))),
+                &["head_name"],
+                format!("Hj. Sri Wahyuni {}", letters(n)),
+                format!("Bpk. Slamet {}", letters(n)),
             )
         };
-        let patch = |value: &Value| -> Value {
-            if path == "street" {
-                json!({"address": {"street": value}})
-            } else {
-                json!({"head_name": value})
-            }
-        };
-        let full_path: Vec<String> = if path == "street" {
-            vec!["address".into(), "street".into()]
-        } else {
-            vec!["head_name".into()]
-        };
-        a.update_json(household, &patch(&value))?;
+        let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+        a.update_json(household, &patch_at(&path, json!(mine)))?;
         workload.a_edits.push(FieldEdit {
             record: household,
-            path: full_path.clone(),
-            value,
+            path: path.clone(),
+            value: json!(mine),
         });
         if (n as u32) < config.collisions {
-            let other = json!(format!("Gg. Mawar No. {}", n + 1));
-            let other = if path == "street" {
-                other
-            } else {
-                json!(format!("Bpk. Slamet {}", letters(n)))
-            };
-            b.update_json(household, &patch(&other))?;
+            b.update_json(household, &patch_at(&path, json!(theirs)))?;
             workload.b_edits.push(FieldEdit {
                 record: household,
-                path: full_path,
-                value: other,
+                path,
+                value: json!(theirs),
             });
         }
     }
     Ok(())
+}
+
+/// The JSON merge patch that sets the field at `path` to `value`.
+fn patch_at(path: &[String], value: Value) -> Value {
+    path.iter()
+        .rev()
+        .fold(value, |inner, key| json!({ key.as_str(): inner }))
 }
 
 /// A name-safe distinct suffix for `n` (names hold letters only): 0 -> "A", 26 -> "BA".

@@ -255,15 +255,16 @@ impl Replica {
             done,
             total,
         });
+        // Pushing does not move the cursor: read it once.
+        let cursor = self
+            .read_sync_state()?
+            .ok_or(FieldError::NotEnrolled)?
+            .cursor;
         loop {
             let batch = outbox::next_batch(&self.conn)?;
             if batch.groups.is_empty() {
                 return Ok(());
             }
-            let cursor = self
-                .read_sync_state()?
-                .ok_or(FieldError::NotEnrolled)?
-                .cursor;
             let answer: PushResponse = client.call(
                 "/v1/push",
                 &PushRequest {

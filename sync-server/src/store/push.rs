@@ -124,8 +124,7 @@ pub(crate) fn apply_push(
             let had = existing
                 .as_ref()
                 .is_none_or(|s| s.seq <= pulled_to || s.echo == Some(device.id));
-            let mut scope_of = |id| Ok(scopes.get(&id).cloned());
-            if let Some(write) = merge_one(&mut scope_of, device, record, existing, had, &at)? {
+            if let Some(write) = merge_one(&scopes, device, record, existing, had, &at)? {
                 if write.kind == RecordKind::Household {
                     scopes.insert(write.id, write.puskesmas.clone());
                 }

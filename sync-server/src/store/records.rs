@@ -1,6 +1,8 @@
 //! Reading a push before any of it is stored: every record decoded and checked, so that one
 //! bad record refuses the whole push and nothing is written.
 
+use std::collections::HashMap;
+
 use cageur_model::RecordKind;
 use cageur_protocol::RecordState;
 use cageur_protocol::scope::{ScopeLink, scope_link};
@@ -123,7 +125,7 @@ pub(crate) struct MergedWrite {
 /// `None` when the store already contained the pushed state. `device_had_stored`: the device
 /// is known to hold the stored state, so the merge is exactly the device's own state.
 pub(crate) fn merge_one(
-    household_scope: &mut dyn FnMut(Uuid) -> StoreResult<Option<String>>,
+    household_scopes: &HashMap<Uuid, String>,
     device: &DeviceRow,
     record: IncomingRecord,
     existing: Option<Stored>,
@@ -180,7 +182,7 @@ pub(crate) fn merge_one(
         }
         ScopeLink::Household(None) => (device.puskesmas.clone(), None),
         ScopeLink::Member(Some(household)) => {
-            match household_scope(household)? {
+            match household_scopes.get(&household).cloned() {
                 Some(code) if code != device.puskesmas => return Err(out_of_scope()),
                 Some(code) => (code, Some(household)),
                 // The household has not reached the server yet (an urgent referral travels

@@ -418,17 +418,11 @@ impl PushTx for PgTx<'_, '_> {
             return Ok(());
         }
         let tx = &mut *self.0;
-        let (seqs, tokens, devices, ats): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = writes
-            .sequences
-            .iter()
-            .map(|(seq, token, device, at)| (*seq as i64, *token, i64::from(*device), *at))
-            .fold(Default::default(), |mut acc, (a, b, c, d)| {
-                acc.0.push(a);
-                acc.1.push(b);
-                acc.2.push(c);
-                acc.3.push(d);
-                acc
-            });
+        let sequences = &writes.sequences;
+        let seqs: Vec<i64> = sequences.iter().map(|s| s.0 as i64).collect();
+        let tokens: Vec<i64> = sequences.iter().map(|s| s.1).collect();
+        let devices: Vec<i64> = sequences.iter().map(|s| i64::from(s.2)).collect();
+        let ats: Vec<i64> = sequences.iter().map(|s| s.3).collect();
         tx.execute(
             "INSERT INTO sequence (seq, token, device, at)
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])",

@@ -27,7 +27,7 @@ pub use replica::{
     NewVisit, OpenOptions, RecordView, RecordedVisit, ReferralItem, RemoteRecord, Replica,
     Resolution, SearchHit, SearchQuery, Worker, Worklist, WorklistFilter,
 };
-pub use store::{DatabaseKey, Durability, SCHEMA_VERSION};
+pub use store::{DatabaseKey, Durability, PAGE_CACHE_KIB, SCHEMA_VERSION};
 
 /// The domain model, re-exported so an app depends on one crate.
 pub use cageur_model as model;

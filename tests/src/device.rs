@@ -46,6 +46,18 @@ impl Device {
 
 /// Enrolls a tablet through `server` (the code comes from any server: they share the store).
 pub fn enroll(server: &Server, token: &str, dir: &Path, team: &str, worker: u32) -> Device {
+    enroll_via(&server.url, server, token, dir, team, worker)
+}
+
+/// Enrolls a tablet that syncs through `url` (a [`crate::link::Link`] to `server`).
+pub fn enroll_via(
+    url: &str,
+    server: &Server,
+    token: &str,
+    dir: &Path,
+    team: &str,
+    worker: u32,
+) -> Device {
     let enrollment: Value = serde_json::from_str(
         &admin(
             server,
@@ -57,12 +69,7 @@ pub fn enroll(server: &Server, token: &str, dir: &Path, team: &str, worker: u32)
     .unwrap();
     let code = enrollment["code"].as_str().unwrap();
     let db = dir.join(format!("{team}-{worker}.db"));
-    try_field(
-        &db,
-        &["enroll", "--server", &server.url, "--code", code],
-        None,
-    )
-    .unwrap();
+    try_field(&db, &["enroll", "--server", url, "--code", code], None).unwrap();
     let device = Device { db };
     device.run(&[
         "worker",

@@ -2,6 +2,7 @@
 //! on real files.
 
 pub mod device;
+pub mod link;
 pub mod pg;
 
 use std::path::PathBuf;

@@ -1,15 +1,17 @@
 //! Sync against same-run baselines: `cargo bench -p cageur-bench --bench sync`, or one part
-//! with `-- week` or `-- load`.
+//! with `-- bootstrap`, `-- week` or `-- load`.
 //!
-//! - `week`: on a seeded puskesmas behind a real server (SQLite store, loopback HTTP): (b) a new
-//!   tablet's bootstrap against inserting the same rows into SQLite and against the
-//!   zstd-compressed export; (a) a week offline for a team against Automerge 0.12's sync
-//!   protocol on the same changes.
+//! - `bootstrap`: (b) a new tablet's bootstrap of a seeded puskesmas behind a real server
+//!   (SQLite store, loopback HTTP) against inserting the same rows into SQLite (interleaved
+//!   rounds) and against the zstd-compressed export; its peak memory alone in a process.
+//! - `week`: (a) a week offline for a team on the same seeded puskesmas against Automerge 0.12's
+//!   sync protocol on the same changes.
 //! - `load`: (c) 40, 100 and 200 tablets syncing a day's work at once through a proxy that cuts
 //!   10% of connections mid-transfer, the SQLite store and the PostgreSQL store side by side
 //!   (PostgreSQL at 127.0.0.1:5432, or `CAGEUR_TEST_PG`; a database made and dropped per run).
 //!
-//! Environment: `BENCH_HOUSEHOLDS` (default 12,500: one puskesmas), `BENCH_WEEK_VISITS` (350),
+//! Environment: `BENCH_HOUSEHOLDS` (default 12,500: one puskesmas), `BENCH_BOOTSTRAP_ROUNDS`
+//! (3), `BENCH_WEEK_VISITS` (350),
 //! `BENCH_WEEK_EDITS` (500), `BENCH_WEEK_COLLISIONS` (10, i.e. 2% of the edits);
 //! `BENCH_LOAD_HOUSEHOLDS` (40 per puskesmas), `BENCH_LOAD_VISITS` (10) and `BENCH_LOAD_EDITS`
 //! (15) per tablet, `BENCH_LOAD_DEVICES` (`40,100,200`). Targets are printed, never asserted; the JSON report goes to
@@ -17,6 +19,7 @@
 
 use std::time::Instant;
 
+use cageur_bench::bootstrap::{self, BootstrapConfig};
 use cageur_bench::load::{self, LoadConfig, LoadRun};
 use cageur_bench::server::BenchServer;
 use cageur_bench::sync_week::{self, WeekConfig};
@@ -24,7 +27,7 @@ use cageur_bench::{Result, report};
 use cageur_e2e::pg::TestDatabase;
 use serde_json::{Map, Value};
 
-const PARTS: [&str; 2] = ["week", "load"];
+const PARTS: [&str; 3] = ["bootstrap", "week", "load"];
 
 /// Tablets in each rush of the `load` part.
 const LOAD_DEVICES: [usize; 3] = [40, 100, 200];
@@ -33,6 +36,18 @@ fn main() -> Result<()> {
     let wanted = report::wanted_parts(&PARTS)?;
     let started = Instant::now();
     let mut parts = Map::new();
+    if wanted.iter().any(|p| p == "bootstrap") {
+        let config = BootstrapConfig {
+            households: report::env_number("BENCH_HOUSEHOLDS", 12_500)?,
+            rounds: report::env_number("BENCH_BOOTSTRAP_ROUNDS", 3)?,
+        };
+        let server = BenchServer::sqlite()?;
+        let tablet = std::path::Path::new(env!("CARGO_BIN_EXE_bench-tablet"));
+        let run = bootstrap::run(&server, config, tablet)?;
+        run.print();
+        parts.insert("bootstrap".into(), run.to_json());
+        println!();
+    }
     if wanted.iter().any(|p| p == "week") {
         let config = WeekConfig {
             households: report::env_number("BENCH_HOUSEHOLDS", 12_500)?,

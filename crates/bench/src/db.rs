@@ -23,7 +23,7 @@ pub fn key() -> DatabaseKey {
 }
 
 /// Opens (creating) an encrypted database with field-core's settings: SQLCipher raw key,
-/// WAL, `synchronous` by `durability`, foreign keys on.
+/// WAL, `synchronous` by `durability`, the same page cache, foreign keys on.
 pub fn open(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -41,6 +41,7 @@ pub fn open(path: &Path, durability: Durability) -> rusqlite::Result<Connection>
         "the database must be in WAL mode"
     );
     set_durability(&conn, durability)?;
+    conn.pragma_update(None, "cache_size", -field_core::PAGE_CACHE_KIB)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)
 }

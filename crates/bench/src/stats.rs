@@ -60,3 +60,16 @@ mod tests {
         assert_eq!(median_index::<u8, u8>(&[], |x| *x), None);
     }
 }
+
+/// The median of some values (the mean of the middle two when their number is even).
+pub fn median(values: &[f64]) -> f64 {
+    assert!(!values.is_empty(), "no values");
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}

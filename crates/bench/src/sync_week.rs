@@ -1,22 +1,17 @@
-//! Sync benchmarks (a) and (b) on a seeded puskesmas, through a real server over loopback:
-//! - (b) bootstrap: a new tablet pulls the whole scope, against inserting the same rows straight
-//!   into an SQLite file opened the same way, and against the zstd-compressed canonical export;
-//! - (a) a week offline: team A records visits and edits, team B edits some of the same fields;
-//!   both sync; the bytes, against Automerge 0.12's sync protocol on the same changes.
+//! (a) A week offline on a seeded puskesmas, through a real server over loopback: team A
+//! records visits and edits, team B edits some of the same fields; both sync; the bytes,
+//! against Automerge 0.12's sync protocol on the same changes.
 
-use std::path::Path;
-use std::time::Instant;
-
+use field_core::Replica;
 use field_core::model::RecordKind;
-use field_core::sync::{SyncOptions, SyncReport};
-use field_core::{Durability, FixedClock, OpenOptions, Replica, Worker};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::automerge_sync::{self, AutomergeWeek};
 use crate::server::BenchServer;
+use crate::tablet::{self, SyncRun, timed_sync, worker};
 use crate::week::{FieldEdit, RecordJson, WeekWorkload};
-use crate::{Result, db, family, plain, records};
+use crate::{Result, plain};
 
 /// The size of the week.
 #[derive(Debug, Clone, Copy)]
@@ -28,47 +23,12 @@ pub struct WeekConfig {
     pub collisions: u32,
 }
 
-/// One device's sync, as measured.
-#[derive(Debug, Clone, Default)]
-pub struct SyncRun {
-    pub seconds: f64,
-    pub report: SyncReport,
-}
-
-impl SyncRun {
-    fn bytes(&self) -> u64 {
-        self.report.traffic.bytes_up + self.report.traffic.bytes_down
-    }
-
-    fn to_json(&self) -> Value {
-        json!({"seconds": self.seconds, "round_trips": self.report.traffic.round_trips,
-               "bytes_up": self.report.traffic.bytes_up,
-               "bytes_down": self.report.traffic.bytes_down,
-               "pushed": self.report.pushed, "pulled": self.report.pulled})
-    }
-
-    fn line(&self, label: &str) {
-        println!(
-            "  {label:<34} {:>8.2} s {:>5} trips {:>11} B up {:>11} B down  ({} pushed, {} pulled)",
-            self.seconds,
-            self.report.traffic.round_trips,
-            self.report.traffic.bytes_up,
-            self.report.traffic.bytes_down,
-            self.report.pushed,
-            self.report.pulled
-        );
-    }
-}
-
 /// Everything the run measured.
 #[derive(Debug)]
 pub struct WeekReport {
     pub config: WeekConfig,
     pub records: usize,
     pub upload: SyncRun,
-    pub bootstrap: SyncRun,
-    pub plain_insert_seconds: f64,
-    pub export_zstd_bytes: u64,
     pub b_before: SyncRun,
     pub a_week: SyncRun,
     pub b_after: SyncRun,
@@ -80,8 +40,6 @@ pub struct WeekReport {
 const WEEK_BYTES_TARGET: u64 = 64 * 1024;
 const AUTOMERGE_RATIO_TARGET: f64 = 0.25;
 const IDLE_BYTES_TARGET: u64 = 1024;
-const BOOTSTRAP_TIME_TARGET: f64 = 3.0;
-const BOOTSTRAP_BYTES_TARGET: f64 = 1.1;
 
 impl WeekReport {
     /// Bytes of team A's sync after its week: its push and its pull.
@@ -105,21 +63,6 @@ impl WeekReport {
             c.households, self.records
         );
         self.upload.line("seeded tablet uploads the scope");
-        println!("(b) bootstrap of a new tablet");
-        self.bootstrap.line("bootstrap (paged pull)");
-        let time_ratio = self.bootstrap.seconds / self.plain_insert_seconds;
-        println!(
-            "  same rows inserted into SQLite: {:.2} s -> {:.2}x (target <= {BOOTSTRAP_TIME_TARGET}x: {})",
-            self.plain_insert_seconds,
-            time_ratio,
-            verdict(time_ratio <= BOOTSTRAP_TIME_TARGET)
-        );
-        let bytes_ratio = self.bootstrap.bytes() as f64 / self.export_zstd_bytes as f64;
-        println!(
-            "  zstd canonical export: {} B -> wire {bytes_ratio:.2}x (target <= {BOOTSTRAP_BYTES_TARGET}x: {})",
-            self.export_zstd_bytes,
-            verdict(bytes_ratio <= BOOTSTRAP_BYTES_TARGET)
-        );
         println!(
             "(a) a week offline: {} visits, {} edits by team A, {} colliding edits by team B",
             c.visits, c.edits, c.collisions
@@ -156,9 +99,7 @@ impl WeekReport {
     pub fn to_json(&self) -> Value {
         json!({
             "households": self.config.households, "records": self.records,
-            "upload": self.upload.to_json(), "bootstrap": self.bootstrap.to_json(),
-            "plain_insert_seconds": self.plain_insert_seconds,
-            "export_zstd_bytes": self.export_zstd_bytes,
+            "upload": self.upload.to_json(),
             "b_before": self.b_before.to_json(), "a_week": self.a_week.to_json(),
             "b_after": self.b_after.to_json(), "idle": self.idle.to_json(),
             "team_bytes": self.team_bytes(), "week_bytes": self.week_bytes(), "automerge_bytes": self.automerge_bytes(),
@@ -172,68 +113,20 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
 }
 
-fn options() -> OpenOptions {
-    OpenOptions {
-        durability: Durability::Full,
-        clock: Box::new(FixedClock(family::now())),
-    }
-}
-
-fn timed_sync(replica: &mut Replica) -> Result<SyncRun> {
-    let start = Instant::now();
-    let report = replica.sync(&SyncOptions::default(), &mut |_| {})?;
-    Ok(SyncRun {
-        seconds: start.elapsed().as_secs_f64(),
-        report,
-    })
-}
-
-fn worker(replica: &mut Replica, id: u32) -> Result<()> {
-    replica.set_worker(&Worker {
-        id,
-        name: format!("Perawat {id}"),
-        role: field_core::model::Role::Nurse,
-    })?;
-    Ok(())
-}
-
-/// Runs (b) then (a) against `server`.
+/// Runs (a) against `server`.
 pub fn run(server: &BenchServer, config: WeekConfig) -> Result<WeekReport> {
     let dir = tempfile::tempdir()?;
+    let upload = tablet::upload_seeded(server, config.households, dir.path())?;
 
-    // A tablet that has recorded the puskesmas's history uploads it.
-    let mut seeded = server.enroll("CPD-01", &dir.path().join("seeded.db"), options())?;
-    worker(&mut seeded, 101)?;
-    seeded.set_durability(Durability::Normal)?;
-    let seed_options = field_core::seed::SeedOptions {
-        households: config.households,
-        seed: 1,
-        puskesmas: family::PUSKESMAS.into(),
-        team: "CPD-01".into(),
-        today: family::now().date_naive(),
-    };
-    let step = (config.households / 5).max(1);
-    field_core::seed::seed(&mut seeded, &seed_options, &mut |done| {
-        if done % step == 0 {
-            eprintln!("  seeding: {done} of {} households", config.households);
-        }
-    })?;
-    eprintln!("  uploading the scope");
-    let upload = timed_sync(&mut seeded)?;
-    drop(seeded);
-
-    // (b) Team A's new tablet bootstraps; B's too (not measured).
+    // Team A's and team B's new tablets bootstrap (measured in (b), not here).
     eprintln!("  bootstrapping");
-    let mut a = server.enroll("CPD-02", &dir.path().join("a.db"), options())?;
+    let mut a = server.enroll("CPD-02", &dir.path().join("a.db"), tablet::options())?;
     worker(&mut a, 201)?;
-    let bootstrap = timed_sync(&mut a)?;
-    let mut b = server.enroll("CPD-03", &dir.path().join("b.db"), options())?;
+    timed_sync(&mut a)?;
+    let mut b = server.enroll("CPD-03", &dir.path().join("b.db"), tablet::options())?;
     worker(&mut b, 301)?;
     timed_sync(&mut b)?;
     let states = a.all_states()?;
-    let plain_insert_seconds = plain_insert(&dir.path().join("plain.db"), &states)?;
-    let export = a.export()?.into_bytes();
-    let export_zstd_bytes = zstd::encode_all(export.as_slice(), records::ZSTD_LEVEL)?.len() as u64;
 
     // (a) The week: the workload as both engines replay it.
     eprintln!("  recording the week");
@@ -275,9 +168,6 @@ pub fn run(server: &BenchServer, config: WeekConfig) -> Result<WeekReport> {
         config,
         records: states.len(),
         upload,
-        bootstrap,
-        plain_insert_seconds,
-        export_zstd_bytes,
         b_before,
         a_week,
         b_after,
@@ -292,25 +182,6 @@ fn record_json(replica: &Replica, kind: RecordKind, id: Uuid) -> Result<RecordJs
         Value::Object(map) => Ok((id, map)),
         other => Err(format!("record {id} is not an object: {other}").into()),
     }
-}
-
-/// Inserts the bootstrap's rows (id, kind, state) into a plain table of a database opened as
-/// field-core opens its own, in one transaction: the floor a bootstrap is measured against.
-fn plain_insert(path: &Path, states: &[field_core::RemoteRecord]) -> Result<f64> {
-    let mut conn = db::open(path, Durability::Full)?;
-    conn.execute_batch(
-        "CREATE TABLE records (id BLOB PRIMARY KEY, kind INTEGER NOT NULL, state BLOB NOT NULL)",
-    )?;
-    let start = Instant::now();
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare("INSERT INTO records (id, kind, state) VALUES (?1, ?2, ?3)")?;
-        for s in states {
-            insert.execute(rusqlite::params![s.id.as_bytes(), s.kind.code(), s.state])?;
-        }
-    }
-    tx.commit()?;
-    Ok(start.elapsed().as_secs_f64())
 }
 
 /// A team's visits: vital signs and a TB screen of every member; every tenth visit refers one

@@ -15,9 +15,9 @@ pub mod scope;
 pub mod sync;
 
 pub use cell::{Author, Cell};
-pub use envelope::{EnvelopeError, RecordClock};
+pub use envelope::{DecodedState, EnvelopeError, RecordClock};
 pub use policy::{DomainPolicy, policy};
-pub use record::{Conflict, FieldState, NoSettling, RecordState, SettlePolicy};
+pub use record::{Conflict, FieldState, NoSettling, RecordState, SettlePolicy, Summary};
 
 /// A device's number among the writers of records (the CRDT actor). Small and assigned once
 /// per device, so states stay compact: a UUID actor makes a state about six times larger.

@@ -49,6 +49,45 @@ pub struct FieldState {
     pub conflict: Vec<Cell>,
 }
 
+/// What a replica derives a record's query columns from: every field's shown value, and how
+/// many fields wait for a person to choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Every field's shown value, as [`RecordState::shown`] gives them.
+    pub shown: FieldMap,
+    /// Fields in conflict, as [`RecordState::conflicts`] counts them.
+    pub conflicts: usize,
+}
+
+impl Summary {
+    /// The summary of every field's concurrent cells. A register with one value, nearly all
+    /// of them, takes the short way: its value, with no ordering to do.
+    pub(crate) fn of(
+        registers: impl Iterator<Item = (FieldKey, Vec<Cell>)>,
+        policy: &dyn SettlePolicy,
+    ) -> Summary {
+        let mut conflicts = 0;
+        let shown = registers
+            .filter_map(|(key, mut cells)| {
+                let value = if cells.len() == 1 {
+                    cells.pop()?.value
+                } else {
+                    let field = field_state(key, sort_cells(cells), policy)?;
+                    conflicts += usize::from(!field.conflict.is_empty());
+                    field.shown.value
+                };
+                Some((key, value))
+            })
+            .collect();
+        Summary { shown, conflicts }
+    }
+
+    /// Whether the tombstone is set.
+    pub fn is_deleted(&self) -> bool {
+        self.shown.get(&FieldKey::DELETED) == Some(&Value::Bool(true))
+    }
+}
+
 /// A field whose concurrent values wait for a person to choose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
@@ -176,22 +215,19 @@ impl RecordState {
     }
 
     /// Every field's shown value.
-    ///
-    /// On every save of every record (and every record a pull brings), so a register with one
-    /// value, nearly all of them, takes the short way: its value, with no ordering to do.
     pub fn shown(&self, policy: &dyn SettlePolicy) -> FieldMap {
-        self.fields
-            .iter()
-            .filter_map(|(key, register)| {
-                let mut cells = register.read().val;
-                let value = if cells.len() == 1 {
-                    cells.pop()?.value
-                } else {
-                    field_state(*key, sort_cells(cells), policy)?.shown.value
-                };
-                Some((*key, value))
-            })
-            .collect()
+        self.summary(policy).shown
+    }
+
+    /// The shown values and the number of fields in conflict, in one pass: on every save of
+    /// every record.
+    pub fn summary(&self, policy: &dyn SettlePolicy) -> Summary {
+        Summary::of(
+            self.fields
+                .iter()
+                .map(|(key, register)| (*key, register.read().val)),
+            policy,
+        )
     }
 
     /// The fields in conflict, in field order.

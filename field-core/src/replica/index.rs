@@ -6,13 +6,13 @@ use cageur_model::{
     FieldKey, FieldMap, RecordKind, Urgency, Value, VisitOutcome, followup, household,
     name::search_key, person, referral, visit,
 };
-use cageur_protocol::{RecordState, policy};
+use cageur_protocol::{RecordState, Summary, policy};
 use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::error::Result;
 use crate::store::outbox::Priority;
-use crate::store::tables::{self, Columns, Common};
+use crate::store::tables::{self, Columns, Common, Write};
 
 /// What a record's state says about it, for the tables and the outbox.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub(crate) struct Derived {
     pub common: Common,
     pub columns: Columns,
     pub priority: Priority,
+    /// The tombstone is set.
+    pub deleted: bool,
 }
 
 fn id_at(fields: &FieldMap, key: u32) -> Option<Uuid> {
@@ -46,31 +48,32 @@ fn local_day(value: Option<&Value>) -> Option<i32> {
     i32::try_from(local_ms.div_euclid(86_400_000)).ok()
 }
 
-/// Derives the columns of a record of `kind` from its state.
-pub(crate) fn derive(kind: RecordKind, state: &RecordState, forms: &FormRegistry) -> Derived {
-    let fields = state.shown(&policy(kind));
+/// Derives the columns of a record of `kind` from its state's summary.
+pub(crate) fn derive(kind: RecordKind, summary: &Summary, forms: &FormRegistry) -> Derived {
+    let fields = &summary.shown;
     let merged_into = fields.get(&FieldKey::MERGED_INTO).and_then(Value::as_id);
+    let deleted = summary.is_deleted();
     let common = Common {
-        live: !state.is_deleted() && merged_into.is_none(),
+        live: !deleted && merged_into.is_none(),
         merged_into,
-        conflicts: u32::try_from(state.conflicts(&policy(kind)).len()).unwrap_or(u32::MAX),
+        conflicts: u32::try_from(summary.conflicts).unwrap_or(u32::MAX),
     };
     let mut priority = Priority::Routine;
     let columns = match kind {
         RecordKind::Household => Columns::Household {
-            kk: int_at(&fields, household::field::KK),
-            puskesmas: text_at(&fields, household::field::PUSKESMAS),
-            kelurahan: text_at(&fields, 15).map(|k| search_key(&k)),
-            rw: int_at(&fields, 14),
-            rt: int_at(&fields, 13),
+            kk: int_at(fields, household::field::KK),
+            puskesmas: text_at(fields, household::field::PUSKESMAS),
+            kelurahan: text_at(fields, 15).map(|k| search_key(&k)),
+            rw: int_at(fields, 14),
+            rt: int_at(fields, 13),
         },
         RecordKind::Person => Columns::Person {
-            household: id_at(&fields, person::field::HOUSEHOLD),
-            nik: int_at(&fields, person::field::NIK),
-            name_key: text_at(&fields, person::field::NAME).map(|n| search_key(&n)),
+            household: id_at(fields, person::field::HOUSEHOLD),
+            nik: int_at(fields, person::field::NIK),
+            name_key: text_at(fields, person::field::NAME).map(|n| search_key(&n)),
         },
         RecordKind::Visit => {
-            let screenings = cageur_model::Visit::screenings_from_fields(&fields);
+            let screenings = cageur_model::Visit::screenings_from_fields(fields);
             let (flagged, urgent) = visit_flags(&screenings, forms);
             priority = if urgent {
                 Priority::Urgent
@@ -80,9 +83,9 @@ pub(crate) fn derive(kind: RecordKind, state: &RecordState, forms: &FormRegistry
                 Priority::Routine
             };
             Columns::Visit {
-                household: id_at(&fields, visit::field::HOUSEHOLD),
+                household: id_at(fields, visit::field::HOUSEHOLD),
                 visited_on: local_day(fields.get(&FieldKey(visit::field::VISITED_AT))),
-                seen: int_at(&fields, visit::field::OUTCOME)
+                seen: int_at(fields, visit::field::OUTCOME)
                     == Some(i64::from(VisitOutcome::Visited.code())),
                 flagged,
                 urgent,
@@ -90,12 +93,12 @@ pub(crate) fn derive(kind: RecordKind, state: &RecordState, forms: &FormRegistry
         }
         RecordKind::Referral => {
             priority = Priority::Urgent;
-            let urgency = int_at(&fields, 17);
+            let urgency = int_at(fields, 17);
             let ambulance = fields.get(&FieldKey(18)).and_then(Value::as_bool) == Some(true);
             Columns::Referral {
-                person: id_at(&fields, referral::field::PERSON),
-                household: id_at(&fields, referral::field::HOUSEHOLD),
-                status: int_at(&fields, referral::field::STATUS),
+                person: id_at(fields, referral::field::PERSON),
+                household: id_at(fields, referral::field::HOUSEHOLD),
+                status: int_at(fields, referral::field::STATUS),
                 urgent: ambulance
                     || urgency.is_some_and(|u| u != i64::from(Urgency::Routine.code())),
             }
@@ -103,8 +106,8 @@ pub(crate) fn derive(kind: RecordKind, state: &RecordState, forms: &FormRegistry
         RecordKind::FollowUp => {
             priority = Priority::Clinical;
             Columns::FollowUp {
-                person: id_at(&fields, followup::field::PERSON),
-                household: id_at(&fields, followup::field::HOUSEHOLD),
+                person: id_at(fields, followup::field::PERSON),
+                household: id_at(fields, followup::field::HOUSEHOLD),
                 due: match fields.get(&FieldKey(followup::field::DUE)) {
                     Some(Value::Date(d)) => Some(*d),
                     _ => None,
@@ -119,6 +122,7 @@ pub(crate) fn derive(kind: RecordKind, state: &RecordState, forms: &FormRegistry
         common,
         columns,
         priority,
+        deleted,
     }
 }
 
@@ -134,9 +138,7 @@ pub(crate) fn visit_flags(screenings: &[StoredScreening], forms: &FormRegistry) 
     (flagged, urgent)
 }
 
-/// Saves a record's state with its derived columns. When two records were merged into each
-/// other concurrently (a cycle of two), the one with the smaller id stays live, on every
-/// replica alike.
+/// Saves a record's state with its derived columns.
 pub(crate) fn save(
     conn: &Connection,
     kind: RecordKind,
@@ -144,30 +146,66 @@ pub(crate) fn save(
     state: &RecordState,
     forms: &FormRegistry,
 ) -> Result<Derived> {
-    let mut derived = derive(kind, state, forms);
-    tables::save(conn, id, state, &derived.common, &derived.columns)?;
-    if let Some(target) = derived.common.merged_into {
-        let table = tables::table(kind);
-        let back: Option<Option<Vec<u8>>> = conn
-            .prepare_cached(&format!("SELECT merged_into FROM {table} WHERE id = ?1"))?
-            .query_row([target.as_bytes()], |r| r.get(0))
-            .optional()?;
-        if back.flatten().as_deref() == Some(id.as_bytes().as_slice()) {
-            let keeper = id.min(target);
-            conn.prepare_cached(&format!(
-                "UPDATE {table} SET live = (id = ?1) WHERE id IN (?2, ?3) AND state IS NOT NULL"
-            ))?
-            .execute([keeper.as_bytes(), id.as_bytes(), target.as_bytes()])?;
-            derived.common.live = keeper == id && !state.is_deleted();
-        }
-    }
-    debug_assert!(matches!(
-        (kind, &derived.columns),
-        (RecordKind::Household, Columns::Household { .. })
-            | (RecordKind::Person, Columns::Person { .. })
-            | (RecordKind::Visit, Columns::Visit { .. })
-            | (RecordKind::Referral, Columns::Referral { .. })
-            | (RecordKind::FollowUp, Columns::FollowUp { .. })
-    ));
+    let mut derived = derive(kind, &state.summary(&policy(kind)), forms);
+    tables::write(
+        conn,
+        id,
+        &state.encode(),
+        &derived.common,
+        &derived.columns,
+        Write::Replace,
+    )?;
+    derived.common.live = settle_merge_cycle(conn, kind, id, &derived)?;
     Ok(derived)
+}
+
+/// Inserts a record that is not here yet, from its envelope bytes as they came and the
+/// columns derived from them; `false` (and nothing written) if the record is here after all.
+pub(crate) fn insert_new(
+    conn: &Connection,
+    kind: RecordKind,
+    id: Uuid,
+    state: &[u8],
+    derived: &Derived,
+) -> Result<bool> {
+    let inserted = tables::write(
+        conn,
+        id,
+        state,
+        &derived.common,
+        &derived.columns,
+        Write::New,
+    )?;
+    if inserted {
+        settle_merge_cycle(conn, kind, id, derived)?;
+    }
+    Ok(inserted)
+}
+
+/// Whether the record just written stays live. When two records were merged into each
+/// other concurrently (a cycle of two), the one with the smaller id stays live, on every
+/// replica alike.
+fn settle_merge_cycle(
+    conn: &Connection,
+    kind: RecordKind,
+    id: Uuid,
+    derived: &Derived,
+) -> Result<bool> {
+    let Some(target) = derived.common.merged_into else {
+        return Ok(derived.common.live);
+    };
+    let table = tables::table(kind);
+    let back: Option<Option<Vec<u8>>> = conn
+        .prepare_cached(&format!("SELECT merged_into FROM {table} WHERE id = ?1"))?
+        .query_row([target.as_bytes()], |r| r.get(0))
+        .optional()?;
+    if back.flatten().as_deref() != Some(id.as_bytes().as_slice()) {
+        return Ok(derived.common.live);
+    }
+    let keeper = id.min(target);
+    conn.prepare_cached(&format!(
+        "UPDATE {table} SET live = (id = ?1) WHERE id IN (?2, ?3) AND state IS NOT NULL"
+    ))?
+    .execute([keeper.as_bytes(), id.as_bytes(), target.as_bytes()])?;
+    Ok(keeper == id && !derived.deleted)
 }

@@ -29,8 +29,8 @@ pub use read::{
     FollowUpItem, HouseholdItem, RecordView, ReferralItem, SearchHit, SearchQuery, Worklist,
     WorklistFilter,
 };
+pub(crate) use replicate::{Lookups, Received, decode_all, merge_decoded};
 pub use replicate::{MergeReport, RemoteRecord};
-pub(crate) use replicate::{decode_all, merge_decoded};
 pub use write::{NewVisit, RecordedVisit};
 
 /// This device's identity in the replicated data.

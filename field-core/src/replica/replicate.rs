@@ -5,11 +5,15 @@
 //! so states may arrive in any order, any number of times.
 
 use cageur_model::RecordKind;
-use cageur_protocol::RecordState;
+use std::collections::HashSet;
+
+use cageur_model::forms::FormRegistry;
+use cageur_protocol::{DecodedState, EnvelopeError, RecordState, policy};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Replica, index};
+use super::Replica;
+use super::index::{self, Derived};
 use crate::error::{FieldError, Result};
 use crate::store::tables::{self, uuid_from_blob};
 
@@ -73,41 +77,124 @@ impl Replica {
             )
             .into());
         }
-        let decoded = decode_all(records)?;
+        let decoded = decode_all(records, &self.forms)?;
         let tx = self.conn.transaction()?;
-        let report = merge_decoded(&tx, decoded, &self.forms)?;
+        let report = merge_decoded(&tx, decoded, &self.forms, &mut Lookups::All)?;
         tx.commit()?;
         Ok(report)
     }
 }
 
-/// Decodes remote records, refusing the batch at the first damaged state.
+/// A remote record read and checked, ready to merge.
+pub(crate) struct Received {
+    kind: RecordKind,
+    id: Uuid,
+    /// The envelope bytes as they came.
+    bytes: Vec<u8>,
+    read: Read,
+}
+
+/// What reading a remote state prepared. Reading happens off the thread that writes (a pull
+/// reads the next page while it merges this one), so it does as much as it can without
+/// knowing whether the record is here already.
+enum Read {
+    /// Canonical bytes, and the columns derived from them, for the (usual) case that the
+    /// record is new here; a record that is not is decoded again to merge.
+    Canonical(Derived),
+    /// Bytes in another order (not written by this code): built into a state to merge, and
+    /// stored re-encoded.
+    Other(DecodedState),
+}
+
+fn damaged(kind: RecordKind, id: Uuid, e: EnvelopeError) -> FieldError {
+    FieldError::Damaged {
+        kind,
+        id,
+        reason: e.to_string(),
+    }
+}
+
+/// Reads and checks remote records, refusing the batch at the first damaged state.
 pub(crate) fn decode_all(
     records: Vec<RemoteRecord>,
-) -> Result<Vec<(RecordKind, Uuid, RecordState)>> {
+    forms: &FormRegistry,
+) -> Result<Vec<Received>> {
     records
         .into_iter()
         .map(|record| {
-            let state = RecordState::decode(&record.state).map_err(|e| FieldError::Damaged {
+            let state = DecodedState::read(&record.state)
+                .map_err(|e| damaged(record.kind, record.id, e))?;
+            let read = if state.is_canonical() {
+                let summary = state.into_summary(&policy(record.kind));
+                Read::Canonical(index::derive(record.kind, &summary, forms))
+            } else {
+                Read::Other(state)
+            };
+            Ok(Received {
                 kind: record.kind,
                 id: record.id,
-                reason: e.to_string(),
-            })?;
-            Ok((record.kind, record.id, state))
+                bytes: record.state,
+                read,
+            })
         })
         .collect()
 }
 
-/// Merges decoded states inside the caller's transaction (so a pull page and its cursor
+/// Which received records a merge looks up before writing.
+pub(crate) enum Lookups {
+    /// Every one: the replica may hold any of them.
+    All,
+    /// Only those this pull already wrote (kept here): the replica held no records when the
+    /// pull began (a bootstrap), so any other is new here and is inserted straight away. If
+    /// one is here after all (another connection wrote it), the insert writes nothing and the
+    /// record is merged as usual.
+    Written(HashSet<Uuid>),
+}
+
+impl Lookups {
+    /// [`Lookups::Written`] if the replica holds no records, else [`Lookups::All`].
+    pub(crate) fn for_replica(conn: &rusqlite::Connection) -> Result<Lookups> {
+        Ok(if tables::is_empty(conn)? {
+            Lookups::Written(HashSet::new())
+        } else {
+            Lookups::All
+        })
+    }
+}
+
+/// Merges received states inside the caller's transaction (so a pull page and its cursor
 /// commit together).
 pub(crate) fn merge_decoded(
     tx: &rusqlite::Transaction<'_>,
-    decoded: Vec<(RecordKind, Uuid, RecordState)>,
-    forms: &cageur_model::forms::FormRegistry,
+    received: Vec<Received>,
+    forms: &FormRegistry,
+    lookups: &mut Lookups,
 ) -> Result<MergeReport> {
     let mut report = MergeReport::default();
-    for (kind, id, remote) in decoded {
-        if let Some(existing) = tables::kind_of(tx, id)?
+    for Received {
+        kind,
+        id,
+        bytes,
+        read,
+    } in received
+    {
+        // Under `Lookups::Written`, a record this pull has not written yet is new here.
+        let unseen = match lookups {
+            Lookups::Written(written) => written.insert(id),
+            Lookups::All => false,
+        };
+        let read = match read {
+            Read::Canonical(derived) if unseen => {
+                if index::insert_new(tx, kind, id, &bytes, &derived)? {
+                    report.changed += 1;
+                    continue;
+                }
+                Read::Canonical(derived)
+            }
+            read => read,
+        };
+        let existing = tables::kind_of(tx, id)?;
+        if let Some(existing) = existing
             && existing != kind
         {
             return Err(cageur_model::ValidationError::new(
@@ -117,7 +204,23 @@ pub(crate) fn merge_decoded(
             )
             .into());
         }
-        let merged = match tables::load(tx, kind, id)? {
+        // A record new here needs no merge: its bytes are stored as they came, with the
+        // columns derived while reading them.
+        let remote = match read {
+            Read::Canonical(derived) if existing.is_none() => {
+                index::insert_new(tx, kind, id, &bytes, &derived)?;
+                report.changed += 1;
+                continue;
+            }
+            Read::Canonical(_) => RecordState::decode(&bytes),
+            Read::Other(state) => state.into_state(),
+        }
+        .map_err(|e| damaged(kind, id, e))?;
+        let local = match existing {
+            Some(_) => tables::load(tx, kind, id)?,
+            None => None,
+        };
+        let merged = match local {
             Some(local) if local.contains(&remote) => {
                 report.unchanged += 1;
                 continue;
@@ -132,4 +235,124 @@ pub(crate) fn merge_decoded(
         report.changed += 1;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use cageur_model::{Household, Role};
+    use serde_json::json;
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::store::Durability;
+    use crate::{DatabaseKey, DeviceInfo, FixedClock, OpenOptions, Worker};
+
+    fn replica(dir: &TempDir, name: &str, number: u32) -> Replica {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00+07:00").unwrap();
+        let info = DeviceInfo {
+            number,
+            puskesmas: Some("P3671050101".into()),
+            team: Some("CPD-01".into()),
+        };
+        let options = OpenOptions {
+            durability: Durability::Normal,
+            clock: Box::new(FixedClock(now)),
+        };
+        let key = DatabaseKey::from_secret("merge-test");
+        let mut replica = Replica::init(&dir.path().join(name), &key, info, options).unwrap();
+        replica
+            .set_worker(&Worker {
+                id: 400 + number,
+                name: "Bidan Euis".into(),
+                role: Role::Midwife,
+            })
+            .unwrap();
+        replica
+    }
+
+    fn add_household(replica: &mut Replica) -> Uuid {
+        let household: Household = cageur_model::json::from_value(json!({
+            "kk": "3671051203150007", "head_name": "Ahmad Suryadi",
+            "address": {"street": "Jl. Melati No. 12", "rt": 3, "rw": 5,
+                        "kelurahan": "Cipondoh Indah", "kecamatan": "cipondoh"},
+            "puskesmas": "P3671050101"
+        }))
+        .unwrap();
+        replica.add_household(&household).unwrap().0
+    }
+
+    fn head_name(replica: &Replica, id: Uuid) -> String {
+        let view = replica.get(id).unwrap();
+        view.record["head_name"].as_str().unwrap().to_owned()
+    }
+
+    /// Merges `records` as a bootstrap does, claiming the replica held nothing when it began.
+    fn merge_as_bootstrap(replica: &mut Replica, records: Vec<RemoteRecord>) -> MergeReport {
+        let received = decode_all(records, &replica.forms).unwrap();
+        let tx = replica.conn.transaction().unwrap();
+        let mut lookups = Lookups::Written(HashSet::new());
+        let report = merge_decoded(&tx, received, &replica.forms, &mut lookups).unwrap();
+        tx.commit().unwrap();
+        report
+    }
+
+    #[test]
+    fn a_new_record_is_stored_as_it_came_with_its_columns() {
+        let dir = TempDir::new().unwrap();
+        let mut a = replica(&dir, "a.db", 4);
+        let id = add_household(&mut a);
+        let sent = a.all_states().unwrap();
+
+        let mut b = replica(&dir, "b.db", 5);
+        assert!(matches!(
+            Lookups::for_replica(&b.conn).unwrap(),
+            Lookups::Written(_)
+        ));
+        let report = merge_as_bootstrap(&mut b, sent.clone());
+        assert_eq!(report.changed, 1);
+        assert_eq!(b.all_states().unwrap(), sent, "the very bytes that came");
+        assert_eq!(head_name(&b, id), "Ahmad Suryadi");
+        let kk: Option<i64> = b
+            .conn
+            .query_row("SELECT kk FROM households WHERE live", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kk, Some(3_671_051_203_150_007));
+        assert!(matches!(
+            Lookups::for_replica(&b.conn).unwrap(),
+            Lookups::All
+        ));
+    }
+
+    #[test]
+    fn a_record_here_after_all_is_merged_and_keeps_its_local_edit() {
+        let dir = TempDir::new().unwrap();
+        let mut a = replica(&dir, "a.db", 4);
+        let id = add_household(&mut a);
+        let older = a.all_states().unwrap();
+        a.update_json(id, &json!({"head_name": "Ahmad Suryadi Putra"}))
+            .unwrap();
+
+        // Told the replica held nothing (another connection wrote the record meanwhile), the
+        // insert finds the record and the older state merges into it instead of replacing it.
+        let report = merge_as_bootstrap(&mut a, older);
+        assert_eq!((report.changed, report.unchanged), (0, 1));
+        assert_eq!(head_name(&a, id), "Ahmad Suryadi Putra");
+    }
+
+    #[test]
+    fn a_record_met_twice_in_one_pull_is_merged_the_second_time() {
+        let dir = TempDir::new().unwrap();
+        let mut a = replica(&dir, "a.db", 4);
+        let id = add_household(&mut a);
+        let first = a.all_states().unwrap();
+        a.update_json(id, &json!({"head_name": "Ahmad Suryadi Putra"}))
+            .unwrap();
+        let second = a.all_states().unwrap();
+
+        let mut b = replica(&dir, "b.db", 5);
+        let report = merge_as_bootstrap(&mut b, [first, second.clone()].concat());
+        assert_eq!(report.changed, 2);
+        assert_eq!(head_name(&b, id), "Ahmad Suryadi Putra");
+        assert_eq!(b.all_states().unwrap(), second);
+    }
 }

@@ -91,64 +91,168 @@ pub(crate) fn load(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Opti
         .transpose()
 }
 
-/// Writes a record's state and query columns, replacing what was there.
-pub(crate) fn save(
+/// How [`write`] treats a record already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// Replace it.
+    Replace,
+    /// Leave it, and write nothing.
+    New,
+}
+
+/// Each table's columns after `id, state, live, merged_into, conflicts`, in parameter order.
+const COLUMNS: [(RecordKind, &str); 5] = [
+    (RecordKind::Household, "kk, puskesmas, kelurahan, rw, rt"),
+    (RecordKind::Person, "household, nik, name_key"),
+    (
+        RecordKind::Visit,
+        "household, visited_on, seen, flagged, urgent",
+    ),
+    (RecordKind::Referral, "person, household, status, urgent"),
+    (RecordKind::FollowUp, "person, household, due, done"),
+];
+
+/// The insert statement of a table, for each [`Write`].
+fn insert_sql(kind: RecordKind, mode: Write) -> &'static str {
+    static SQL: LazyLock<Vec<(RecordKind, Write, String)>> = LazyLock::new(|| {
+        let mut all = Vec::new();
+        for (kind, columns) in COLUMNS {
+            let count = 5 + columns.split(',').count();
+            let values: Vec<String> = (1..=count).map(|n| format!("?{n}")).collect();
+            for (mode, verb) in [
+                (Write::Replace, "INSERT OR REPLACE"),
+                (Write::New, "INSERT"),
+            ] {
+                all.push((
+                    kind,
+                    mode,
+                    format!(
+                        "{verb} INTO {} (id, state, live, merged_into, conflicts, {columns}) \
+                         VALUES ({})",
+                        table(kind),
+                        values.join(", ")
+                    ),
+                ));
+            }
+        }
+        all
+    });
+    SQL.iter()
+        .find(|(k, m, _)| *k == kind && *m == mode)
+        .map(|(_, _, sql)| sql.as_str())
+        .expect("every kind has its statements")
+}
+
+/// Writes a record's state (envelope bytes) and query columns. Returns `false`, having
+/// written nothing, when `mode` is [`Write::New`] and the record is already stored.
+pub(crate) fn write(
     conn: &Connection,
     id: Uuid,
-    state: &RecordState,
+    state: &[u8],
     common: &Common,
     columns: &Columns,
-) -> Result<()> {
-    let state = state.encode();
+    mode: Write,
+) -> Result<bool> {
     let id = id.as_bytes().as_slice();
     let merged = common.merged_into.map(|m| *m.as_bytes());
     let merged = merged.as_ref().map(|m| m.as_slice());
     let (live, conflicts) = (common.live, common.conflicts);
     let uuid = |u: &Option<Uuid>| u.map(|u| u.as_bytes().to_vec());
-    match columns {
-        Columns::Household { kk, puskesmas, kelurahan, rw, rt } => conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO households
-                 (id, state, live, merged_into, conflicts, kk, puskesmas, kelurahan, rw, rt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![id, state, live, merged, conflicts, kk, puskesmas, kelurahan, rw, rt])?,
-        Columns::Person { household, nik, name_key } => conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO persons
-                 (id, state, live, merged_into, conflicts, household, nik, name_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![id, state, live, merged, conflicts, uuid(household), nik, name_key])?,
-        Columns::Visit { household, visited_on, seen, flagged, urgent } => conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO visits
-                 (id, state, live, merged_into, conflicts, household, visited_on, seen, flagged, urgent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                id, state, live, merged, conflicts, uuid(household), visited_on, seen, flagged, urgent
-            ])?,
-        Columns::Referral { person, household, status, urgent } => conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO referrals
-                 (id, state, live, merged_into, conflicts, person, household, status, urgent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                id, state, live, merged, conflicts, uuid(person), uuid(household), status, urgent
-            ])?,
-        Columns::FollowUp { person, household, due, done } => conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO followups
-                 (id, state, live, merged_into, conflicts, person, household, due, done)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                id, state, live, merged, conflicts, uuid(person), uuid(household), due, done
-            ])?,
+    let kind = match columns {
+        Columns::Household { .. } => RecordKind::Household,
+        Columns::Person { .. } => RecordKind::Person,
+        Columns::Visit { .. } => RecordKind::Visit,
+        Columns::Referral { .. } => RecordKind::Referral,
+        Columns::FollowUp { .. } => RecordKind::FollowUp,
     };
-    Ok(())
+    let mut insert = conn.prepare_cached(insert_sql(kind, mode))?;
+    let written = match columns {
+        Columns::Household {
+            kk,
+            puskesmas,
+            kelurahan,
+            rw,
+            rt,
+        } => insert.execute(params![
+            id, state, live, merged, conflicts, kk, puskesmas, kelurahan, rw, rt
+        ]),
+        Columns::Person {
+            household,
+            nik,
+            name_key,
+        } => insert.execute(params![
+            id,
+            state,
+            live,
+            merged,
+            conflicts,
+            uuid(household),
+            nik,
+            name_key
+        ]),
+        Columns::Visit {
+            household,
+            visited_on,
+            seen,
+            flagged,
+            urgent,
+        } => insert.execute(params![
+            id,
+            state,
+            live,
+            merged,
+            conflicts,
+            uuid(household),
+            visited_on,
+            seen,
+            flagged,
+            urgent
+        ]),
+        Columns::Referral {
+            person,
+            household,
+            status,
+            urgent,
+        } => insert.execute(params![
+            id,
+            state,
+            live,
+            merged,
+            conflicts,
+            uuid(person),
+            uuid(household),
+            status,
+            urgent
+        ]),
+        Columns::FollowUp {
+            person,
+            household,
+            due,
+            done,
+        } => insert.execute(params![
+            id,
+            state,
+            live,
+            merged,
+            conflicts,
+            uuid(person),
+            uuid(household),
+            due,
+            done
+        ]),
+    };
+    match written {
+        Ok(_) => Ok(true),
+        Err(e)
+            if mode == Write::New
+                && e.sqlite_error().is_some_and(|e| {
+                    e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                }) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Which kind of record has this id, if any (ids are unique across kinds).
@@ -166,6 +270,18 @@ pub(crate) fn kind_of(conn: &Connection, id: Uuid) -> Result<Option<RecordKind>>
         .query_row([id.as_bytes()], |r| r.get(0))
         .optional()?;
     Ok(code.and_then(RecordKind::from_code))
+}
+
+/// Whether the replica holds no records at all.
+pub(crate) fn is_empty(conn: &Connection) -> Result<bool> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let parts: Vec<String> = RecordKind::ALL
+            .iter()
+            .map(|k| format!("NOT EXISTS (SELECT 1 FROM {})", table(*k)))
+            .collect();
+        format!("SELECT {}", parts.join(" AND "))
+    });
+    Ok(conn.query_row(&SQL, [], |r| r.get(0))?)
 }
 
 /// Reads a UUID stored as a 16-byte blob.

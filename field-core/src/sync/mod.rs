@@ -2,18 +2,18 @@
 //!
 //! The database is never held for the network: a push reads the outbox in a short read,
 //! sends it with no transaction open, and drops acknowledged entries in a short write; a pull
-//! merges each page, and stores the cursor, in one transaction per page. A cut connection
-//! therefore loses nothing and resumes where it stopped.
+//! merges each page, and stores the cursor, in one transaction per page, while the next page
+//! is on its way. A cut connection therefore loses nothing and resumes where it stopped.
 
 mod http;
 mod outbox;
+mod pull;
 
 use std::path::Path;
 
-use cageur_model::RecordKind;
 use cageur_protocol::sync::{
     Command, Cursor, EnrollRequest, EnrollResponse, ErrorCode, HelloRequest, HelloResponse,
-    PullRequest, PullResponse, PushRequest, PushResponse, RECORD_SCHEMA,
+    PushRequest, PushResponse, RECORD_SCHEMA,
 };
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -22,7 +22,7 @@ use uuid::Uuid;
 pub use http::{RetryPolicy, Traffic};
 
 use crate::error::{FieldError, Result};
-use crate::replica::{DeviceInfo, OpenOptions, RemoteRecord, Replica, decode_all, merge_decoded};
+use crate::replica::{DeviceInfo, OpenOptions, Replica};
 use crate::store::DatabaseKey;
 
 /// This app's version, reported to the health office.
@@ -288,66 +288,6 @@ impl Replica {
                 done,
                 total: total.max(done),
             });
-        }
-    }
-
-    fn pull_all(
-        &mut self,
-        client: &mut http::Client,
-        options: &SyncOptions,
-        report: &mut SyncReport,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<()> {
-        let mut done = 0u64;
-        loop {
-            let state = self.read_sync_state()?.ok_or(FieldError::NotEnrolled)?;
-            let page: PullResponse = client.call(
-                "/v1/pull",
-                &PullRequest {
-                    cursor: state.cursor,
-                    max_bytes: options.page_bytes,
-                },
-            )?;
-            let received = page.records.len() as u64;
-            let records = page
-                .records
-                .into_iter()
-                .map(|r| {
-                    let kind = RecordKind::from_code(r.kind).ok_or_else(|| {
-                        FieldError::Network(format!("the server sent record kind {}", r.kind))
-                    })?;
-                    Ok(RemoteRecord {
-                        kind,
-                        id: r.id,
-                        state: r.state,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let decoded = decode_all(records)?;
-            let tx = self.conn.transaction()?;
-            let merged = merge_decoded(&tx, decoded, &self.forms)?;
-            tx.execute(
-                "UPDATE sync_state SET cursor_seq = ?1, cursor_token = ?2, epoch = ?3",
-                params![
-                    page.next.seq as i64,
-                    page.next.token as i64,
-                    page.epoch.to_string()
-                ],
-            )?;
-            tx.commit()?;
-            done += received;
-            report.pulled += received;
-            report.merged += merged.changed as u64;
-            progress(Progress {
-                phase: Phase::Pull,
-                done,
-                total: done + page.remaining,
-            });
-            // A page may hold nothing but still move the cursor past this device's own
-            // changes, which the server does not send back.
-            if page.remaining == 0 || page.next == state.cursor {
-                return Ok(());
-            }
         }
     }
 }

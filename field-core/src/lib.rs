@@ -18,6 +18,8 @@ mod replica;
 pub mod seed;
 mod store;
 pub mod sync;
+#[cfg(test)]
+mod test_support;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{FieldError, Result};

@@ -239,46 +239,20 @@ pub(crate) fn merge_decoded(
 
 #[cfg(test)]
 mod tests {
-    use cageur_model::{Household, Role};
     use serde_json::json;
     use tempfile::TempDir;
 
     use super::*;
-    use crate::store::Durability;
-    use crate::{DatabaseKey, DeviceInfo, FixedClock, OpenOptions, Worker};
 
     fn replica(dir: &TempDir, name: &str, number: u32) -> Replica {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00+07:00").unwrap();
-        let info = DeviceInfo {
-            number,
-            puskesmas: Some("P3671050101".into()),
-            team: Some("CPD-01".into()),
-        };
-        let options = OpenOptions {
-            durability: Durability::Normal,
-            clock: Box::new(FixedClock(now)),
-        };
-        let key = DatabaseKey::from_secret("merge-test");
-        let mut replica = Replica::init(&dir.path().join(name), &key, info, options).unwrap();
-        replica
-            .set_worker(&Worker {
-                id: 400 + number,
-                name: "Bidan Euis".into(),
-                role: Role::Midwife,
-            })
-            .unwrap();
-        replica
+        crate::test_support::replica(&dir.path().join(name), number)
     }
 
     fn add_household(replica: &mut Replica) -> Uuid {
-        let household: Household = cageur_model::json::from_value(json!({
-            "kk": "3671051203150007", "head_name": "Ahmad Suryadi",
-            "address": {"street": "Jl. Melati No. 12", "rt": 3, "rw": 5,
-                        "kelurahan": "Cipondoh Indah", "kecamatan": "cipondoh"},
-            "puskesmas": "P3671050101"
-        }))
-        .unwrap();
-        replica.add_household(&household).unwrap().0
+        replica
+            .add_household(&crate::test_support::household())
+            .unwrap()
+            .0
     }
 
     fn head_name(replica: &Replica, id: Uuid) -> String {

@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use cageur_model::RecordKind;
 use cageur_protocol::RecordState;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql};
 use uuid::Uuid;
 
 use crate::error::{FieldError, Result};
@@ -153,94 +153,87 @@ pub(crate) fn write(
     columns: &Columns,
     mode: Write,
 ) -> Result<bool> {
-    let id = id.as_bytes().as_slice();
-    let merged = common.merged_into.map(|m| *m.as_bytes());
-    let merged = merged.as_ref().map(|m| m.as_slice());
-    let (live, conflicts) = (common.live, common.conflicts);
-    let uuid = |u: &Option<Uuid>| u.map(|u| u.as_bytes().to_vec());
+    let blob = |u: &Option<Uuid>| -> Box<dyn ToSql> { Box::new(u.map(|u| *u.as_bytes())) };
+    let mut values: Vec<Box<dyn ToSql>> = vec![
+        Box::new(*id.as_bytes()),
+        Box::new(state),
+        Box::new(common.live),
+        blob(&common.merged_into),
+        Box::new(common.conflicts),
+    ];
     let kind = match columns {
-        Columns::Household { .. } => RecordKind::Household,
-        Columns::Person { .. } => RecordKind::Person,
-        Columns::Visit { .. } => RecordKind::Visit,
-        Columns::Referral { .. } => RecordKind::Referral,
-        Columns::FollowUp { .. } => RecordKind::FollowUp,
-    };
-    let mut insert = conn.prepare_cached(insert_sql(kind, mode))?;
-    let written = match columns {
         Columns::Household {
             kk,
             puskesmas,
             kelurahan,
             rw,
             rt,
-        } => insert.execute(params![
-            id, state, live, merged, conflicts, kk, puskesmas, kelurahan, rw, rt
-        ]),
+        } => {
+            values.extend([
+                Box::new(*kk) as Box<dyn ToSql>,
+                Box::new(puskesmas.clone()),
+                Box::new(kelurahan.clone()),
+                Box::new(*rw),
+                Box::new(*rt),
+            ]);
+            RecordKind::Household
+        }
         Columns::Person {
             household,
             nik,
             name_key,
-        } => insert.execute(params![
-            id,
-            state,
-            live,
-            merged,
-            conflicts,
-            uuid(household),
-            nik,
-            name_key
-        ]),
+        } => {
+            values.extend([blob(household), Box::new(*nik), Box::new(name_key.clone())]);
+            RecordKind::Person
+        }
         Columns::Visit {
             household,
             visited_on,
             seen,
             flagged,
             urgent,
-        } => insert.execute(params![
-            id,
-            state,
-            live,
-            merged,
-            conflicts,
-            uuid(household),
-            visited_on,
-            seen,
-            flagged,
-            urgent
-        ]),
+        } => {
+            values.extend([
+                blob(household),
+                Box::new(*visited_on),
+                Box::new(*seen),
+                Box::new(*flagged),
+                Box::new(*urgent),
+            ]);
+            RecordKind::Visit
+        }
         Columns::Referral {
             person,
             household,
             status,
             urgent,
-        } => insert.execute(params![
-            id,
-            state,
-            live,
-            merged,
-            conflicts,
-            uuid(person),
-            uuid(household),
-            status,
-            urgent
-        ]),
+        } => {
+            values.extend([
+                blob(person),
+                blob(household),
+                Box::new(*status),
+                Box::new(*urgent),
+            ]);
+            RecordKind::Referral
+        }
         Columns::FollowUp {
             person,
             household,
             due,
             done,
-        } => insert.execute(params![
-            id,
-            state,
-            live,
-            merged,
-            conflicts,
-            uuid(person),
-            uuid(household),
-            due,
-            done
-        ]),
+        } => {
+            values.extend([
+                blob(person),
+                blob(household),
+                Box::new(*due),
+                Box::new(*done),
+            ]);
+            RecordKind::FollowUp
+        }
     };
+    let written = conn
+        .prepare_cached(insert_sql(kind, mode))?
+        .execute(rusqlite::params_from_iter(values));
     match written {
         Ok(_) => Ok(true),
         Err(e)

@@ -160,36 +160,15 @@ pub(crate) fn queue_own_records(tx: &Transaction<'_>, device: u32, first_seq: i6
 
 #[cfg(test)]
 mod tests {
-    use cageur_model::{Household, Role};
     use cageur_protocol::RecordState;
     use serde_json::json;
     use tempfile::TempDir;
 
     use super::{acknowledge, next_batch, queue_own_records};
-    use crate::store::Durability;
-    use crate::{DatabaseKey, DeviceInfo, FixedClock, OpenOptions, Replica, Worker};
+    use crate::Replica;
 
     fn replica(dir: &TempDir) -> Replica {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00+07:00").unwrap();
-        let info = DeviceInfo {
-            number: 4,
-            puskesmas: Some("P3671050101".into()),
-            team: Some("CPD-01".into()),
-        };
-        let options = OpenOptions {
-            durability: Durability::Normal,
-            clock: Box::new(FixedClock(now)),
-        };
-        let key = DatabaseKey::from_secret("delta-test");
-        let mut replica = Replica::init(&dir.path().join("d.db"), &key, info, options).unwrap();
-        replica
-            .set_worker(&Worker {
-                id: 401,
-                name: "Bidan Euis".into(),
-                role: Role::Midwife,
-            })
-            .unwrap();
-        replica
+        crate::test_support::replica(&dir.path().join("d.db"), 4)
     }
 
     fn pushed_state(replica: &Replica) -> RecordState {
@@ -208,14 +187,9 @@ mod tests {
     fn an_acknowledged_record_is_pushed_again_as_the_fields_that_changed() {
         let dir = TempDir::new().unwrap();
         let mut replica = replica(&dir);
-        let household: Household = cageur_model::json::from_value(json!({
-            "kk": "3671051203150007", "head_name": "Ahmad Suryadi",
-            "address": {"street": "Jl. Melati No. 12", "rt": 3, "rw": 5,
-                        "kelurahan": "Cipondoh Indah", "kecamatan": "cipondoh"},
-            "puskesmas": "P3671050101"
-        }))
-        .unwrap();
-        let id = replica.add_household(&household).unwrap();
+        let id = replica
+            .add_household(&crate::test_support::household())
+            .unwrap();
         let whole = pushed_state(&replica);
         assert!(whole.fields(&cageur_protocol::NoSettling).len() > 5);
         ack(&mut replica);

@@ -3,7 +3,7 @@
 //! (the rounds interleaved in one process), its bytes against the zstd-compressed canonical
 //! export, and its peak memory, measured on a tablet running alone in a child process.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -192,7 +192,7 @@ fn run_child(exe: &Path, path: &Path) -> Result<ChildRun> {
 
 /// Inserts the bootstrap's rows (id, kind, state) into a plain table of a database opened as
 /// field-core opens its own, in one transaction: the floor a bootstrap is measured against.
-fn plain_insert(path: &PathBuf, states: &[field_core::RemoteRecord]) -> Result<f64> {
+fn plain_insert(path: &Path, states: &[field_core::RemoteRecord]) -> Result<f64> {
     let mut conn = db::open(path, field_core::Durability::Full)?;
     conn.execute_batch(
         "CREATE TABLE records (id BLOB PRIMARY KEY, kind INTEGER NOT NULL, state BLOB NOT NULL)",

@@ -41,6 +41,19 @@ pub fn median_index<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Option<usi
     order.get(items.len().saturating_sub(1) / 2).copied()
 }
 
+/// The median of some values (the mean of the middle two when their number is even).
+pub fn median(values: &[f64]) -> f64 {
+    assert!(!values.is_empty(), "no values");
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,18 +71,5 @@ mod tests {
         assert_eq!(median_index(&[5, 1, 9], |x| *x), Some(0));
         assert_eq!(median_index(&[5, 1, 9, 7], |x| *x), Some(0));
         assert_eq!(median_index::<u8, u8>(&[], |x| *x), None);
-    }
-}
-
-/// The median of some values (the mean of the middle two when their number is even).
-pub fn median(values: &[f64]) -> f64 {
-    assert!(!values.is_empty(), "no values");
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    } else {
-        sorted[mid]
     }
 }

@@ -178,49 +178,41 @@ pub(crate) fn merge_decoded(
         read,
     } in received
     {
-        // Under `Lookups::Written`, a record this pull has not written yet is new here.
+        // Under `Lookups::Written`, a record this pull has not written yet is new here;
+        // otherwise it is new if no table holds its id.
         let unseen = match lookups {
             Lookups::Written(written) => written.insert(id),
             Lookups::All => false,
         };
-        let read = match read {
-            Read::Canonical(derived) if unseen => {
-                if index::insert_new(tx, kind, id, &bytes, &derived)? {
-                    report.changed += 1;
-                    continue;
+        let new_here = unseen || {
+            match tables::kind_of(tx, id)? {
+                Some(existing) if existing != kind => {
+                    return Err(cageur_model::ValidationError::new(
+                        "kind",
+                        cageur_model::Rule::Consistency,
+                        format!("record {id} is a {existing} here, not a {kind}"),
+                    )
+                    .into());
                 }
-                Read::Canonical(derived)
+                existing => existing.is_none(),
             }
-            read => read,
         };
-        let existing = tables::kind_of(tx, id)?;
-        if let Some(existing) = existing
-            && existing != kind
-        {
-            return Err(cageur_model::ValidationError::new(
-                "kind",
-                cageur_model::Rule::Consistency,
-                format!("record {id} is a {existing} here, not a {kind}"),
-            )
-            .into());
-        }
         // A record new here needs no merge: its bytes are stored as they came, with the
-        // columns derived while reading them.
+        // columns derived while reading them. If the insert finds it here after all (another
+        // connection wrote it), it is merged like any other.
+        if new_here
+            && let Read::Canonical(derived) = &read
+            && index::insert_new(tx, kind, id, &bytes, derived)?
+        {
+            report.changed += 1;
+            continue;
+        }
         let remote = match read {
-            Read::Canonical(derived) if existing.is_none() => {
-                index::insert_new(tx, kind, id, &bytes, &derived)?;
-                report.changed += 1;
-                continue;
-            }
             Read::Canonical(_) => RecordState::decode(&bytes),
             Read::Other(state) => state.into_state(),
         }
         .map_err(|e| damaged(kind, id, e))?;
-        let local = match existing {
-            Some(_) => tables::load(tx, kind, id)?,
-            None => None,
-        };
-        let merged = match local {
+        let merged = match tables::load(tx, kind, id)? {
             Some(local) if local.contains(&remote) => {
                 report.unchanged += 1;
                 continue;

@@ -69,6 +69,19 @@ pub(crate) enum Columns {
     },
 }
 
+impl Columns {
+    /// The kind of record these are the columns of.
+    fn kind(&self) -> RecordKind {
+        match self {
+            Columns::Household { .. } => RecordKind::Household,
+            Columns::Person { .. } => RecordKind::Person,
+            Columns::Visit { .. } => RecordKind::Visit,
+            Columns::Referral { .. } => RecordKind::Referral,
+            Columns::FollowUp { .. } => RecordKind::FollowUp,
+        }
+    }
+}
+
 /// The stored envelope bytes of a record, or `None` if there is none.
 pub(crate) fn load_bytes(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Option<Vec<u8>>> {
     let sql = format!("SELECT state FROM {} WHERE id = ?1", table(kind));
@@ -153,87 +166,46 @@ pub(crate) fn write(
     columns: &Columns,
     mode: Write,
 ) -> Result<bool> {
-    let blob = |u: &Option<Uuid>| -> Box<dyn ToSql> { Box::new(u.map(|u| *u.as_bytes())) };
-    let mut values: Vec<Box<dyn ToSql>> = vec![
-        Box::new(*id.as_bytes()),
-        Box::new(state),
-        Box::new(common.live),
-        blob(&common.merged_into),
-        Box::new(common.conflicts),
-    ];
-    let kind = match columns {
+    let blob = |u: &Option<Uuid>| u.map(|u| *u.as_bytes());
+    let (id, merged) = (*id.as_bytes(), blob(&common.merged_into));
+    let common: [&dyn ToSql; 5] = [&id, &state, &common.live, &merged, &common.conflicts];
+    let mut insert = conn.prepare_cached(insert_sql(columns.kind(), mode))?;
+    // Borrowed values only: this runs for every record a pull brings.
+    let mut execute =
+        |rest: &[&dyn ToSql]| insert.execute(rusqlite::params_from_iter(common.iter().chain(rest)));
+    let written = match columns {
         Columns::Household {
             kk,
             puskesmas,
             kelurahan,
             rw,
             rt,
-        } => {
-            values.extend([
-                Box::new(*kk) as Box<dyn ToSql>,
-                Box::new(puskesmas.clone()),
-                Box::new(kelurahan.clone()),
-                Box::new(*rw),
-                Box::new(*rt),
-            ]);
-            RecordKind::Household
-        }
+        } => execute(&[kk, puskesmas, kelurahan, rw, rt]),
         Columns::Person {
             household,
             nik,
             name_key,
-        } => {
-            values.extend([blob(household), Box::new(*nik), Box::new(name_key.clone())]);
-            RecordKind::Person
-        }
+        } => execute(&[&blob(household), nik, name_key]),
         Columns::Visit {
             household,
             visited_on,
             seen,
             flagged,
             urgent,
-        } => {
-            values.extend([
-                blob(household),
-                Box::new(*visited_on),
-                Box::new(*seen),
-                Box::new(*flagged),
-                Box::new(*urgent),
-            ]);
-            RecordKind::Visit
-        }
+        } => execute(&[&blob(household), visited_on, seen, flagged, urgent]),
         Columns::Referral {
             person,
             household,
             status,
             urgent,
-        } => {
-            values.extend([
-                blob(person),
-                blob(household),
-                Box::new(*status),
-                Box::new(*urgent),
-            ]);
-            RecordKind::Referral
-        }
+        } => execute(&[&blob(person), &blob(household), status, urgent]),
         Columns::FollowUp {
             person,
             household,
             due,
             done,
-        } => {
-            values.extend([
-                blob(person),
-                blob(household),
-                Box::new(*due),
-                Box::new(*done),
-            ]);
-            RecordKind::FollowUp
-        }
+        } => execute(&[&blob(person), &blob(household), due, done]),
     };
-    let written = conn
-        .prepare_cached(insert_sql(kind, mode))?
-        .execute(rusqlite::params_from_iter(values));
     match written {
         Ok(_) => Ok(true),
         Err(e)

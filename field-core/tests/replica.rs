@@ -532,3 +532,41 @@ fn a_change_needs_a_health_worker() {
     assert!(matches!(err, FieldError::NoWorker));
     assert_eq!(replica.pending_changes().unwrap(), 0);
 }
+
+#[test]
+fn a_removed_person_cannot_be_screened_or_referred() {
+    let mut d = Device::new(1);
+    let (hh, person) = add_family(&mut d);
+    let other = d
+        .replica
+        .add_person(&parse::<Person>(
+            json!({"household": hh, "nik": "3671054107900002", "name": "Sari Lestari", "sex": "female",
+                   "birth_date": "1990-07-01", "relation": "spouse"}),
+        ))
+        .unwrap();
+    d.replica.remove(person).unwrap();
+    let before = d.replica.export().unwrap();
+
+    let err = d
+        .replica
+        .record_visit(parse::<NewVisit>(visit_json(hh, person, other.0)))
+        .unwrap_err();
+    let FieldError::Invalid(e) = err else {
+        panic!("expected an input error, got {err:?}")
+    };
+    assert_eq!(
+        (e.field.as_str(), e.rule),
+        ("visit.screenings[0].person", Rule::Unknown)
+    );
+    let err = d
+        .replica
+        .add_referral(parse(json!({"person": person, "category": "hypertension",
+            "reason": "TD 180/110", "destination": {"kind": "puskesmas", "name": "Puskesmas Cipondoh"},
+            "urgency": "urgent"})))
+        .unwrap_err();
+    assert!(
+        matches!(&err, FieldError::Invalid(e) if e.field == "person" && e.rule == Rule::Unknown),
+        "{err:?}"
+    );
+    assert_eq!(d.replica.export().unwrap(), before, "nothing was written");
+}

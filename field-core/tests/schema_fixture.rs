@@ -29,3 +29,32 @@ fn a_database_from_schema_v1_opens_and_reads_the_same_records() {
     expect_test::expect_file!["fixtures/device-v1.export.json"]
         .assert_eq(&replica.export().unwrap());
 }
+
+/// The upgrade to schema v4 derives the people's new query columns (sex, birth date,
+/// removed) from their states: a person recorded before the update can be referred at once.
+#[test]
+fn people_recorded_before_the_upgrade_to_v4_can_be_referred() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("device.db");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/device-v1.db"),
+        &path,
+    )
+    .unwrap();
+    let mut replica = Replica::open(&path, &support::key(), support::options()).unwrap();
+    let person = replica
+        .all_states()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kind == field_core::model::RecordKind::Person)
+        .expect("the fixture has people")
+        .id;
+    let household = replica.get(person).unwrap().record["household"].clone();
+    let referral = replica
+        .add_referral(support::parse(serde_json::json!({
+            "person": person, "category": "hypertension", "reason": "TD 170/100",
+            "destination": {"kind": "puskesmas", "name": "Puskesmas Cipondoh"}, "urgency": "urgent"
+        })))
+        .unwrap();
+    assert_eq!(replica.get(referral.0).unwrap().record["household"], household);
+}

@@ -35,14 +35,20 @@ pub mod field {
     pub const HOUSEHOLD: u32 = 10;
     pub const NIK: u32 = 11;
     pub const NAME: u32 = 12;
+    pub const SEX: u32 = 13;
+    pub const BIRTH_DATE: u32 = 14;
 }
 
 static FIELDS: &[FieldSpec] = &[
     FieldSpec::new(field::HOUSEHOLD, &["household"], FieldType::Id),
     FieldSpec::new(field::NIK, &["nik"], FieldType::Digits),
     FieldSpec::new(field::NAME, &["name"], FieldType::Text),
-    FieldSpec::new(13, &["sex"], FieldType::Code(CodeTable::of::<Sex>())),
-    FieldSpec::new(14, &["birth_date"], FieldType::Date),
+    FieldSpec::new(
+        field::SEX,
+        &["sex"],
+        FieldType::Code(CodeTable::of::<Sex>()),
+    ),
+    FieldSpec::new(field::BIRTH_DATE, &["birth_date"], FieldType::Date),
     FieldSpec::new(
         15,
         &["relation"],

@@ -14,11 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use cageur_model::{FieldKey, Value};
+use cageur_model::{FieldKey, FieldMap, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::DeviceNumber;
-use crate::cell::Cell;
+use crate::cell::{Author, Cell};
 use crate::record::{RecordState, Register, SettlePolicy, Summary};
 
 /// Format byte of the first layout.
@@ -94,6 +94,52 @@ impl RecordState {
             }
         }
         out
+    }
+
+    /// The envelope bytes of `RecordState::new()` after `write(author, fields)`, written
+    /// straight from the fields, with no CRDT built: a new record is every field written
+    /// once by one author, so each field's register holds one value whose clock is the
+    /// record's own dot at the moment it was written (fields in key order, `Null`s skipped)
+    /// and every value has the first Lamport stamp. `None` when every field is `Null`
+    /// (nothing would be written). A property test pins these bytes to the CRDT path's.
+    ///
+    /// Recording a visit creates a record with a hundred fields or more; building it as
+    /// registers, then summarising and encoding them, cost more than the SQL that stores it.
+    pub fn encode_new(author: Author, fields: &FieldMap) -> Option<Vec<u8>> {
+        /// [`Cell`]'s serde form, borrowing the value.
+        #[derive(Serialize)]
+        struct CellRef<'a> {
+            value: &'a Value,
+            lamport: u32,
+            device: DeviceNumber,
+            worker: u32,
+            role: u8,
+        }
+        let written = fields.values().filter(|v| !v.is_null()).count();
+        if written == 0 {
+            return None;
+        }
+        let dots = |counter: u64| VClockV1 {
+            dots: BTreeMap::from([(author.device, counter)]),
+        };
+        let mut out = vec![FORMAT_V1];
+        let encoding = "encoding a new record to memory";
+        out = postcard::to_extend(&dots(written as u64), out).expect(encoding);
+        out = postcard::to_extend(&written, out).expect(encoding);
+        let live = fields.iter().filter(|(_, v)| !v.is_null());
+        for (counter, (key, value)) in (1u64..).zip(live) {
+            let cell = CellRef {
+                value,
+                lamport: 1,
+                device: author.device,
+                worker: author.worker,
+                role: author.role.code(),
+            };
+            out = postcard::to_extend(key, out).expect(encoding);
+            // A register: its values as a sequence of (clock, cell), here exactly one.
+            out = postcard::to_extend(&[(dots(counter), cell)][..], out).expect(encoding);
+        }
+        Some(out)
     }
 
     /// Reads envelope bytes; checks the format byte, the size, that nothing trails the state

@@ -57,6 +57,7 @@ pub(crate) fn derive(kind: RecordKind, summary: &Summary, forms: &FormRegistry) 
         live: !deleted && merged_into.is_none(),
         merged_into,
         conflicts: u32::try_from(summary.conflicts).unwrap_or(u32::MAX),
+        removed: deleted,
     };
     let mut priority = Priority::Routine;
     let columns = match kind {
@@ -71,6 +72,11 @@ pub(crate) fn derive(kind: RecordKind, summary: &Summary, forms: &FormRegistry) 
             household: id_at(fields, person::field::HOUSEHOLD),
             nik: int_at(fields, person::field::NIK),
             name_key: text_at(fields, person::field::NAME).map(|n| search_key(&n)),
+            sex: int_at(fields, person::field::SEX),
+            born: match fields.get(&FieldKey(person::field::BIRTH_DATE)) {
+                Some(Value::Date(d)) => Some(*d),
+                _ => None,
+            },
         },
         RecordKind::Visit => {
             let screenings = cageur_model::Visit::screenings_from_fields(fields);
@@ -157,6 +163,42 @@ pub(crate) fn save(
     )?;
     derived.common.live = settle_merge_cycle(conn, kind, id, &derived)?;
     Ok(derived)
+}
+
+/// Derives every record's query columns again from its stored state, and stores them beside
+/// the state, untouched. A schema migration that adds a column runs this in its transaction.
+pub(crate) fn rederive_all(conn: &Connection, forms: &FormRegistry) -> Result<()> {
+    for kind in RecordKind::ALL.iter().copied() {
+        let table = tables::table(kind);
+        // Ids first: rows are rewritten while the table would otherwise be read.
+        let ids: Vec<Vec<u8>> = conn
+            .prepare(&format!("SELECT id FROM {table}"))?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids.iter().filter_map(|b| tables::uuid_from_blob(b)) {
+            let Some(bytes) = tables::load_bytes(conn, kind, id)? else {
+                continue;
+            };
+            let summary = cageur_protocol::DecodedState::read(&bytes)
+                .map_err(|e| crate::error::FieldError::Damaged {
+                    kind,
+                    id,
+                    reason: e.to_string(),
+                })?
+                .into_summary(&policy(kind));
+            let derived = derive(kind, &summary, forms);
+            tables::write(
+                conn,
+                id,
+                &bytes,
+                &derived.common,
+                &derived.columns,
+                Write::Replace,
+            )?;
+            settle_merge_cycle(conn, kind, id, &derived)?;
+        }
+    }
+    Ok(())
 }
 
 /// Inserts a record that is not here yet, from its envelope bytes as they came and the

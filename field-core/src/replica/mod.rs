@@ -110,7 +110,7 @@ impl Replica {
         device: DeviceInfo,
         options: OpenOptions,
     ) -> Result<Self> {
-        let conn = store::open(path, key, options.durability)?;
+        let conn = store::open(path, key, options.durability, &rederive)?;
         if let Some(existing) = read_device(&conn)? {
             return Err(FieldError::AlreadyInitialised(existing.number));
         }
@@ -123,7 +123,7 @@ impl Replica {
 
     /// Opens an initialised replica.
     pub fn open(path: &Path, key: &DatabaseKey, options: OpenOptions) -> Result<Self> {
-        let conn = store::open(path, key, options.durability)?;
+        let conn = store::open(path, key, options.durability, &rederive)?;
         Self::from_conn(conn, options.clock)
     }
 
@@ -273,6 +273,12 @@ fn read_worker(conn: &Connection) -> Result<Option<Worker>> {
             role: Role::from_code(role)?,
         })
     }))
+}
+
+/// Derives every record's query columns again, with the forms this replica knows (a
+/// visit's flags depend on them): what a migration that adds a column runs.
+fn rederive(conn: &rusqlite::Transaction<'_>) -> Result<()> {
+    index::rederive_all(conn, &load_forms(conn)?)
 }
 
 fn load_forms(conn: &Connection) -> Result<FormRegistry> {

@@ -6,7 +6,7 @@ use cageur_model::{
     Entity, FieldKey, FieldMap, FollowUp, FollowUpId, Household, HouseholdId, Person, PersonId,
     RecordKind, Referral, ReferralId, ReferralStatus, Rule, ValidationError, Value, Visit, VisitId,
 };
-use cageur_protocol::{Author, RecordState, policy};
+use cageur_protocol::{Author, RecordState, Summary};
 use rusqlite::Connection;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -76,11 +76,9 @@ impl Replica {
             .validate_screenings(&self.forms)
             .map_err(|e| e.within("visit"))?;
         for (i, s) in visit.screenings.iter().enumerate() {
-            let at = format!("visit.screenings[{i}].person");
-            let person: Person = self
-                .entity(RecordKind::Person, s.person.0)
-                .map_err(|e| missing(e, &at))?;
-            if person.household != visit.household {
+            let person = self.person_facts(s.person, || format!("visit.screenings[{i}].person"))?;
+            if person.household != visit.household.0 {
+                let at = format!("visit.screenings[{i}].person");
                 return Err(ValidationError::new(
                     at,
                     Rule::Consistency,
@@ -92,10 +90,10 @@ impl Replica {
                 .forms
                 .get(&s.form.id, s.form.version)
                 .expect("validated above");
-            if !form
-                .applies_to
-                .admits(person.sex, person.age_months(ctx.today))
-            {
+            if !form.applies_to.admits(
+                person.sex,
+                cageur_model::person::age_months(person.birth_date, ctx.today),
+            ) {
                 return Err(ValidationError::new(
                     format!("visit.screenings[{i}].form"),
                     Rule::Consistency,
@@ -178,10 +176,8 @@ impl Replica {
             )
             .into());
         }
-        let person: Person = self
-            .entity(RecordKind::Person, referral.person.0)
-            .map_err(|e| missing(e, "person"))?;
-        referral.household = person.household;
+        let person = self.person_facts(referral.person, || "person".to_owned())?;
+        referral.household = HouseholdId(person.household);
         if let Some(visit) = referral.visit {
             self.require(RecordKind::Visit, visit.0, "visit")?;
         }
@@ -190,10 +186,8 @@ impl Replica {
 
     fn prepare_followup(&self, followup: &mut FollowUp) -> Result<()> {
         followup.check(&self.check_context())?;
-        let person: Person = self
-            .entity(RecordKind::Person, followup.person.0)
-            .map_err(|e| missing(e, "person"))?;
-        followup.household = person.household;
+        let person = self.person_facts(followup.person, || "person".to_owned())?;
+        followup.household = HouseholdId(person.household);
         if let Some(referral) = followup.referral {
             self.require(RecordKind::Referral, referral.0, "referral")?;
         }
@@ -328,39 +322,43 @@ impl Replica {
 
     /// A record's shown fields as its entity; an error if it is missing, removed or damaged.
     pub(crate) fn entity<E: Entity>(&self, kind: RecordKind, id: Uuid) -> Result<E> {
-        let state =
-            tables::load(&self.conn, kind, id)?.ok_or_else(|| FieldError::not_found(kind, id))?;
-        if state.is_deleted() {
+        let summary = tables::load_summary(&self.conn, kind, id)?
+            .ok_or_else(|| FieldError::not_found(kind, id))?;
+        if summary.is_deleted() {
             return Err(FieldError::not_found(kind, id));
         }
-        E::from_fields(&state.shown(&policy(kind))).map_err(|e| FieldError::Damaged {
+        E::from_fields(&summary.shown).map_err(|e| FieldError::Damaged {
             kind,
             id,
             reason: e.to_string(),
         })
     }
 
-    fn exists(&self, kind: RecordKind, id: Uuid) -> Result<bool> {
-        Ok(tables::load(&self.conn, kind, id)?.is_some_and(|s| !s.is_deleted()))
+    /// What checking input that names a person needs of them; an input error naming the
+    /// field (built by `field` only then) unless a live person has this id.
+    fn person_facts(
+        &self,
+        id: PersonId,
+        field: impl FnOnce() -> String,
+    ) -> Result<tables::PersonFacts> {
+        tables::person_facts(&self.conn, id.0)?.ok_or_else(|| unknown(field(), RecordKind::Person))
     }
 
     /// An input error naming `field` unless a live record of `kind` has this id.
     fn require(&self, kind: RecordKind, id: Uuid, field: &str) -> Result<()> {
-        if self.exists(kind, id)? {
+        if tables::exists(&self.conn, kind, id)? {
             Ok(())
         } else {
-            Err(ValidationError::new(
-                field,
-                Rule::Unknown,
-                format!("no {kind} with this id on this device"),
-            )
-            .into())
+            Err(unknown(field, kind))
         }
     }
 
     /// Creates new records: nothing to diff against, so every non-null field is written.
-    fn create_all(&mut self, records: Vec<(RecordKind, Uuid, FieldMap)>) -> Result<usize> {
-        self.write_all(records)
+    pub(crate) fn create_all(
+        &mut self,
+        records: Vec<(RecordKind, Uuid, FieldMap)>,
+    ) -> Result<usize> {
+        self.write_in_one_action(records, Ids::New)
     }
 
     /// Writes the given fields into their records in one transaction, as one user action.
@@ -369,16 +367,35 @@ impl Replica {
         &mut self,
         records: Vec<(RecordKind, Uuid, FieldMap)>,
     ) -> Result<usize> {
+        self.write_in_one_action(records, Ids::Any)
+    }
+
+    fn write_in_one_action(
+        &mut self,
+        records: Vec<(RecordKind, Uuid, FieldMap)>,
+        ids: Ids,
+    ) -> Result<usize> {
         let author = self.author()?;
         let seq = self.next_change_seq;
         let tx = self.conn.transaction()?;
-        let written = write_records(&tx, &self.forms, author, seq, records)?;
+        let written = write_records(&tx, &self.forms, author, seq, records, ids)?;
         tx.commit()?;
         if written > 0 {
             self.next_change_seq += 1;
         }
         Ok(written)
     }
+}
+
+/// What a write knows of its records' ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ids {
+    /// Ids just made for new records (or a seed's, which a second run meets again): each is
+    /// first inserted as new, with no lookup and no CRDT built, and only one found stored
+    /// after all takes the general path.
+    New,
+    /// Records that may be stored: each is loaded and written into.
+    Any,
 }
 
 /// The write path every action shares: merge fields into each record's state, save it with
@@ -389,9 +406,20 @@ pub(crate) fn write_records(
     author: Author,
     seq: i64,
     records: Vec<(RecordKind, Uuid, FieldMap)>,
+    ids: Ids,
 ) -> Result<usize> {
     let mut total = 0;
     for (kind, id, fields) in records {
+        let fields = match ids {
+            Ids::New => match insert_new_record(conn, forms, author, seq, (kind, id), fields)? {
+                NewRecord::Inserted(written) => {
+                    total += written;
+                    continue;
+                }
+                NewRecord::Stored(fields) => fields,
+            },
+            Ids::Any => fields,
+        };
         let stored = tables::load(conn, kind, id)?;
         let before = stored.as_ref().map(RecordState::clock);
         let mut state = stored.unwrap_or_else(RecordState::new);
@@ -404,6 +432,44 @@ pub(crate) fn write_records(
         outbox::record(conn, id, kind, seq, derived.priority, before)?;
     }
     Ok(total)
+}
+
+/// What [`insert_new_record`] did.
+enum NewRecord {
+    /// Inserted, with this many fields written (0: every field was `Null`, nothing written).
+    Inserted(usize),
+    /// The record is stored already; nothing was written, and here are its fields back.
+    Stored(FieldMap),
+}
+
+/// Inserts a record that is new here as `RecordState::new().write(author, fields)` would
+/// store it (its envelope written straight from the fields), with its columns derived from
+/// the fields themselves, which are exactly what a new record shows.
+fn insert_new_record(
+    conn: &Connection,
+    forms: &FormRegistry,
+    author: Author,
+    seq: i64,
+    (kind, id): (RecordKind, Uuid),
+    fields: FieldMap,
+) -> Result<NewRecord> {
+    let (shown, nulls): (FieldMap, FieldMap) = fields.into_iter().partition(|(_, v)| !v.is_null());
+    let Some(bytes) = RecordState::encode_new(author, &shown) else {
+        return Ok(NewRecord::Inserted(0));
+    };
+    let written = shown.len();
+    let summary = Summary {
+        shown,
+        conflicts: 0,
+    };
+    let derived = index::derive(kind, &summary, forms);
+    if !index::insert_new(conn, kind, id, &bytes, &derived)? {
+        let mut fields = summary.shown;
+        fields.extend(nulls);
+        return Ok(NewRecord::Stored(fields));
+    }
+    outbox::record(conn, id, kind, seq, derived.priority, None)?;
+    Ok(NewRecord::Inserted(written))
 }
 
 /// Applies a JSON merge patch to an entity through its JSON form, with the entity's rules.
@@ -446,17 +512,14 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
-/// Turns "no such record" into an input error naming the field that referred to it.
-fn missing(err: FieldError, field: &str) -> FieldError {
-    match err {
-        FieldError::NotFound { kind, .. } => ValidationError::new(
-            field,
-            Rule::Unknown,
-            format!("no {kind} with this id on this device"),
-        )
-        .into(),
-        other => other,
-    }
+/// The input error for a field that names a record this device does not hold.
+fn unknown(field: impl Into<String>, kind: RecordKind) -> FieldError {
+    ValidationError::new(
+        field,
+        Rule::Unknown,
+        format!("no {kind} with this id on this device"),
+    )
+    .into()
 }
 
 fn within(err: FieldError, parent: &str) -> FieldError {

@@ -151,7 +151,7 @@ fn write_households(
 ) -> Result<()> {
     for done in 1..=households {
         let (records, counts) = generator.household();
-        replica.write_all(records)?;
+        replica.create_all(records)?;
         generator.report.add(&counts);
         if done % PROGRESS_EVERY == 0 || done == households {
             progress(done);

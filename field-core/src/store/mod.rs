@@ -40,7 +40,14 @@ pub const PAGE_CACHE_KIB: i64 = 32 * 1024;
 ///
 /// The key is checked before anything is written: a wrong key, or a file that is not a
 /// SQLCipher database, gives [`FieldError::WrongKey`] and leaves the file untouched.
-pub(crate) fn open(path: &Path, key: &DatabaseKey, durability: Durability) -> Result<Connection> {
+///
+/// `rederive` fills query columns that a migration adds from the records' states.
+pub(crate) fn open(
+    path: &Path,
+    key: &DatabaseKey,
+    durability: Durability,
+    rederive: schema::Rederive<'_>,
+) -> Result<Connection> {
     wait_for_sqlcipher();
     let mut conn = Connection::open_with_flags(
         path,
@@ -66,7 +73,7 @@ pub(crate) fn open(path: &Path, key: &DatabaseKey, durability: Durability) -> Re
     set_durability(&conn, durability)?;
     conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    schema::migrate(&mut conn)?;
+    schema::migrate(&mut conn, rederive)?;
     Ok(conn)
 }
 

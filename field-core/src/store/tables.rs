@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use cageur_model::RecordKind;
-use cageur_protocol::RecordState;
+use cageur_protocol::{DecodedState, RecordState, Summary, policy};
 use rusqlite::{Connection, OptionalExtension, ToSql};
 use uuid::Uuid;
 
@@ -28,6 +28,8 @@ pub(crate) struct Common {
     pub merged_into: Option<Uuid>,
     /// Fields in conflict.
     pub conflicts: u32,
+    /// The tombstone is set.
+    pub removed: bool,
 }
 
 /// The query columns of one record, by kind. Derived from its shown fields on every write.
@@ -44,6 +46,10 @@ pub(crate) enum Columns {
         household: Option<Uuid>,
         nik: Option<i64>,
         name_key: Option<String>,
+        /// [`cageur_model::Sex::code`].
+        sex: Option<i64>,
+        /// Birth date, as days since 1970-01-01.
+        born: Option<i32>,
     },
     Visit {
         household: Option<Uuid>,
@@ -104,6 +110,27 @@ pub(crate) fn load(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Opti
         .transpose()
 }
 
+/// A record's shown values, read without building its CRDTs: what checking a user's input
+/// against the records it names needs (a visit names its household and every screened
+/// person), at a fraction of [`load`]'s cost.
+pub(crate) fn load_summary(
+    conn: &Connection,
+    kind: RecordKind,
+    id: Uuid,
+) -> Result<Option<Summary>> {
+    load_bytes(conn, kind, id)?
+        .map(|b| {
+            DecodedState::read(&b)
+                .map(|d| d.into_summary(&policy(kind)))
+                .map_err(|e| FieldError::Damaged {
+                    kind,
+                    id,
+                    reason: e.to_string(),
+                })
+        })
+        .transpose()
+}
+
 /// How [`write`] treats a record already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Write {
@@ -113,10 +140,13 @@ pub(crate) enum Write {
     New,
 }
 
-/// Each table's columns after `id, state, live, merged_into, conflicts`, in parameter order.
+/// The columns every table has, in parameter order.
+const COMMON: &str = "id, state, live, merged_into, conflicts, removed";
+
+/// Each table's columns after [`COMMON`], in parameter order.
 const COLUMNS: [(RecordKind, &str); 5] = [
     (RecordKind::Household, "kk, puskesmas, kelurahan, rw, rt"),
-    (RecordKind::Person, "household, nik, name_key"),
+    (RecordKind::Person, "household, nik, name_key, sex, born"),
     (
         RecordKind::Visit,
         "household, visited_on, seen, flagged, urgent",
@@ -130,7 +160,7 @@ fn insert_sql(kind: RecordKind, mode: Write) -> &'static str {
     static SQL: LazyLock<Vec<(RecordKind, Write, String)>> = LazyLock::new(|| {
         let mut all = Vec::new();
         for (kind, columns) in COLUMNS {
-            let count = 5 + columns.split(',').count();
+            let count = COMMON.split(',').count() + columns.split(',').count();
             let values: Vec<String> = (1..=count).map(|n| format!("?{n}")).collect();
             for (mode, verb) in [
                 (Write::Replace, "INSERT OR REPLACE"),
@@ -140,8 +170,7 @@ fn insert_sql(kind: RecordKind, mode: Write) -> &'static str {
                     kind,
                     mode,
                     format!(
-                        "{verb} INTO {} (id, state, live, merged_into, conflicts, {columns}) \
-                         VALUES ({})",
+                        "{verb} INTO {} ({COMMON}, {columns}) VALUES ({})",
                         table(kind),
                         values.join(", ")
                     ),
@@ -168,7 +197,14 @@ pub(crate) fn write(
 ) -> Result<bool> {
     let blob = |u: &Option<Uuid>| u.map(|u| *u.as_bytes());
     let (id, merged) = (*id.as_bytes(), blob(&common.merged_into));
-    let common: [&dyn ToSql; 5] = [&id, &state, &common.live, &merged, &common.conflicts];
+    let common: [&dyn ToSql; 6] = [
+        &id,
+        &state,
+        &common.live,
+        &merged,
+        &common.conflicts,
+        &common.removed,
+    ];
     let mut insert = conn.prepare_cached(insert_sql(columns.kind(), mode))?;
     // Borrowed values only: this runs for every record a pull brings.
     let mut execute =
@@ -185,7 +221,9 @@ pub(crate) fn write(
             household,
             nik,
             name_key,
-        } => execute(&[&blob(household), nik, name_key]),
+            sex,
+            born,
+        } => execute(&[&blob(household), nik, name_key, sex, born]),
         Columns::Visit {
             household,
             visited_on,
@@ -218,6 +256,53 @@ pub(crate) fn write(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether a record of `kind` with this id is stored and not removed (a record merged into
+/// another still exists).
+pub(crate) fn exists(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<bool> {
+    let sql = format!("SELECT NOT removed FROM {} WHERE id = ?1", table(kind));
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id.as_bytes()], |r| r.get::<_, bool>(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// What checking a screening, a referral or a follow-up needs to know of a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PersonFacts {
+    pub household: Uuid,
+    pub sex: cageur_model::Sex,
+    pub birth_date: chrono::NaiveDate,
+}
+
+/// A person's [`PersonFacts`] from the query columns, with no state decoded; `None` if the
+/// person is not stored or removed. Columns that do not read as the facts mean the record is
+/// damaged (they are derived from a state that always has them).
+pub(crate) fn person_facts(conn: &Connection, id: Uuid) -> Result<Option<PersonFacts>> {
+    let facts = conn
+        .prepare_cached("SELECT household, sex, born FROM persons WHERE id = ?1 AND NOT removed")?
+        .query_row([id.as_bytes()], |r| {
+            let (household, sex, born): (Option<Vec<u8>>, Option<i64>, Option<i32>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok((|| {
+                Some(PersonFacts {
+                    household: uuid_from_blob(&household?)?,
+                    sex: cageur_model::Sex::from_code(u8::try_from(sex?).ok()?)?,
+                    birth_date: cageur_model::fields::date_from_days(born?)?,
+                })
+            })())
+        })
+        .optional()?;
+    let Some(facts) = facts else {
+        return Ok(None);
+    };
+    facts.map(Some).ok_or_else(|| FieldError::Damaged {
+        kind: RecordKind::Person,
+        id,
+        reason: "its household, sex or birth date column does not read".into(),
+    })
 }
 
 /// Which kind of record has this id, if any (ids are unique across kinds).

@@ -56,5 +56,8 @@ fn people_recorded_before_the_upgrade_to_v4_can_be_referred() {
             "destination": {"kind": "puskesmas", "name": "Puskesmas Cipondoh"}, "urgency": "urgent"
         })))
         .unwrap();
-    assert_eq!(replica.get(referral.0).unwrap().record["household"], household);
+    assert_eq!(
+        replica.get(referral.0).unwrap().record["household"],
+        household
+    );
 }

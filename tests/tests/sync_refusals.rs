@@ -80,10 +80,15 @@ impl Http {
     }
 
     fn enroll(&self, code: &str) -> EnrollResponse {
+        self.enroll_as(code, RECORD_SCHEMA)
+    }
+
+    /// Enrolls as an app of record schema `schema`.
+    fn enroll_as(&self, code: &str, schema: u32) -> EnrollResponse {
         let body = encode_body(&EnrollRequest {
             code: code.into(),
             app_version: "test".into(),
-            schema: RECORD_SCHEMA,
+            schema,
         });
         let (status, bytes) = self.raw("/v1/enroll", Some("1"), None, &body);
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
@@ -137,6 +142,15 @@ fn oversized_push(url: &str, credential: &str) -> (u16, ErrorBody) {
 }
 
 fn household_in(puskesmas: &str, device: u32) -> WireRecord {
+    let state = household_state(puskesmas, device);
+    WireRecord {
+        kind: 1,
+        id: Uuid::now_v7(),
+        state: state.encode(),
+    }
+}
+
+fn household_state(puskesmas: &str, device: u32) -> RecordState {
     let mut state = RecordState::new();
     state.write(
         Author {
@@ -149,16 +163,16 @@ fn household_in(puskesmas: &str, device: u32) -> WireRecord {
             Value::Text(puskesmas.into()),
         )],
     );
-    WireRecord {
-        kind: 1,
-        id: Uuid::now_v7(),
-        state: state.encode(),
-    }
+    state
 }
 
 fn push(records: Vec<WireRecord>) -> Vec<u8> {
+    push_as(RECORD_SCHEMA, records)
+}
+
+fn push_as(schema: u32, records: Vec<WireRecord>) -> Vec<u8> {
     encode_body(&PushRequest {
-        schema: RECORD_SCHEMA,
+        schema,
         cursor: Cursor::default(),
         groups: vec![ChangeGroup {
             change_seq: 1,
@@ -167,13 +181,10 @@ fn push(records: Vec<WireRecord>) -> Vec<u8> {
     })
 }
 
-#[test]
-fn bad_requests_are_clear_refusals_that_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&format!(
-        "sqlite:{}",
-        dir.path().join("server.db").display()
-    ));
+/// A server with puskesmas P-ONE and P-TWO, a team each (TEAM-ONE, TEAM-TWO), its admin
+/// token, and a function that makes an enrollment code for a team.
+fn office(dir: &std::path::Path) -> (Server, String) {
+    let server = Server::start(&format!("sqlite:{}", dir.join("server.db").display()));
     let token = server.admin_token();
     for (p, t) in [("P-ONE", "TEAM-ONE"), ("P-TWO", "TEAM-TWO")] {
         admin(
@@ -189,18 +200,28 @@ fn bad_requests_are_clear_refusals_that_change_nothing() {
         )
         .unwrap();
     }
-    let code = |team: &str| -> String {
-        let out = admin(
-            &server,
-            &token,
-            &["--json", "device", "enroll", "--team", team],
-        )
-        .unwrap();
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["code"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    (server, token)
+}
+
+/// A new enrollment code for `team`.
+fn code(server: &Server, token: &str, team: &str) -> String {
+    let out = admin(
+        server,
+        token,
+        &["--json", "device", "enroll", "--team", team],
+    )
+    .unwrap();
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn bad_requests_are_clear_refusals_that_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token) = office(dir.path());
+    let code = |team: &str| code(&server, &token, team);
     let http = Http::new(&server);
     let one = http.enroll(&code("TEAM-ONE"));
     let two = http.enroll(&code("TEAM-TWO"));
@@ -392,4 +413,58 @@ fn bad_requests_are_clear_refusals_that_change_nothing() {
         }),
     );
     assert_eq!((status, error.code), (401, ErrorCode::DeviceRevoked));
+}
+
+/// Record schema 2 changed how states are encoded. A tablet that has not been updated still
+/// speaks schema 1: its pushes (format-1 states) are accepted and stored upgraded, so updated
+/// tablets receive them in the current format; its pulls are refused with "update the app",
+/// never left to fail on the first record it cannot read.
+#[test]
+fn a_tablet_one_record_schema_behind_still_pushes_and_is_told_to_update_to_pull() {
+    use cageur_protocol::envelope::{FORMAT_V1, FORMAT_V2};
+    use cageur_protocol::{DecodedState, NoSettling};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token) = office(dir.path());
+    let http = Http::new(&server);
+    let old = http.enroll_as(&code(&server, &token, "TEAM-ONE"), RECORD_SCHEMA - 1);
+    let current = http.enroll(&code(&server, &token, "TEAM-ONE"));
+
+    let state = household_state("P-ONE", old.device);
+    let sent = WireRecord {
+        kind: 1,
+        id: Uuid::now_v7(),
+        state: state.encode_v1(),
+    };
+    assert_eq!(sent.state[0], FORMAT_V1);
+    let (status, bytes) = http.raw(
+        "/v1/push",
+        Some("1"),
+        Some(&old.credential),
+        &push_as(RECORD_SCHEMA - 1, vec![sent.clone()]),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+
+    let pull = encode_body(&PullRequest {
+        cursor: Cursor::default(),
+        max_bytes: None,
+    });
+    let (status, error) = http.refused("/v1/pull", Some("1"), Some(&old.credential), &pull);
+    assert_eq!((status, error.code), (426, ErrorCode::UnsupportedSchema));
+    assert!(error.message.contains("update the app"), "{error}");
+
+    // An updated tablet receives the record in the current format, showing what was pushed.
+    let (status, bytes) = http.raw("/v1/pull", Some("1"), Some(&current.credential), &pull);
+    assert_eq!(status, 200);
+    let page: PullResponse = decode_body(&bytes).unwrap();
+    let received = page
+        .records
+        .iter()
+        .find(|r| r.id == sent.id)
+        .expect("the old tablet's household reaches the updated one");
+    assert_eq!(received.state[0], FORMAT_V2);
+    let read = DecodedState::read(&received.state).unwrap();
+    assert!(read.is_canonical());
+    assert_eq!(read.into_summary(&NoSettling), state.summary(&NoSettling));
+    assert_eq!(received.state, state.encode());
 }

@@ -1,16 +1,20 @@
 //! The versioned binary form of a [`RecordState`], as stored on devices and server and sent
 //! between them.
 //!
-//! Layout: one format byte ([`FORMAT_V1`]), then the state as postcard: the record clock, then
-//! each field's register. The derived serde format of `crdts` is not promised stable between
-//! its releases, so the payload is defined by our own mirror types (`RecordV1` and friends);
-//! each register is carried through `crdts`' serde form, which golden-byte tests pin. If a
-//! future `crdts` changes that form, decoding still goes through the mirror, and a new format
-//! byte marks any new layout.
+//! One format byte, then postcard of our own mirror types (the derived serde format of
+//! `crdts` is not promised stable between its releases; each register is carried through
+//! `crdts`' serde form, which golden-byte tests pin):
+//! - [`FORMAT_V2`], written since record schema 2: the record clock; the record's *stamps*,
+//!   each a value clock with its Lamport stamp and author, listed once in order of first use;
+//!   then each field's values as (stamp number, value). One write is one stamp, so a new visit
+//!   of a hundred fields carries its author and clock once, not a hundred times.
+//! - [`FORMAT_V1`], written by record schema 1: the record clock, then each field's register
+//!   with every value's clock and author beside it. Still read, never written.
 //!
-//! Encoding is canonical: the values of each multi-value register are sorted, so two replicas
-//! that hold the same state produce the same bytes, whatever order merges happened in (digests
-//! of states can then be compared to verify replicas).
+//! Encoding is canonical: the values of each multi-value register are sorted, and stamps
+//! follow their first use, so two replicas that hold the same state produce the same bytes,
+//! whatever order merges happened in (digests of states can then be compared to verify
+//! replicas). Bytes in the first format are read but not canonical: a replica re-encodes them.
 
 use std::collections::BTreeMap;
 
@@ -21,8 +25,11 @@ use crate::DeviceNumber;
 use crate::cell::{Author, Cell};
 use crate::record::{RecordState, Register, SettlePolicy, Summary};
 
-/// Format byte of the first layout.
+/// Format byte of the first layout (record schema 1): read, no longer written.
 pub const FORMAT_V1: u8 = 1;
+
+/// Format byte of the second layout (record schema 2), which this code writes.
+pub const FORMAT_V2: u8 = 2;
 
 /// Largest clock counter accepted: far above any real count of writes (a device writing a
 /// record every millisecond for a century stays below 2^42), and far from `u64::MAX`, where
@@ -50,94 +57,179 @@ pub enum EnvelopeError {
     Malformed(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 struct VClockV1 {
     dots: BTreeMap<DeviceNumber, u64>,
 }
 
+/// A register as `crdts` 7.3.2 serializes `MVReg`: its values with their clocks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RegisterV1 {
     vals: Vec<(VClockV1, Cell)>,
 }
 
-/// A record: its clock, then each field's register.
+/// The first layout: a record's clock, then each field's register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RecordV1 {
     clock: VClockV1,
     fields: BTreeMap<FieldKey, RegisterV1>,
 }
 
-impl RecordState {
-    /// The canonical envelope bytes of this state.
-    ///
-    /// Written piece by piece (postcard is concatenative: a struct is its fields in order, a
-    /// map its length then its entries), so that a register with one value, nearly all of
-    /// them, is written straight from its own serde form, which is the mirror's; only a
-    /// register with several values goes through the mirror to sort them. The golden-byte
-    /// tests pin that both ways give the mirror's bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![FORMAT_V1];
-        // `VClock` serializes as its mirror `VClockV1` does: a struct of one map.
-        out = postcard::to_extend(&self.clock, out).expect("encoding a clock to memory");
-        out = postcard::to_extend(&self.fields.len(), out).expect("encoding a length to memory");
-        for (key, register) in &self.fields {
-            out = postcard::to_extend(key, out).expect("encoding a field key to memory");
-            let bytes = postcard::to_allocvec(register).expect("encoding a register to memory");
-            // The register's first byte is its number of values (a varint): 1 needs no sorting.
-            if bytes.first() == Some(&1) {
-                out.extend_from_slice(&bytes);
-            } else {
-                let mut mirror: RegisterV1 = postcard::from_bytes(&bytes)
-                    .expect("the mirror types match crdts 7.3.2's serde layout");
-                mirror.vals.sort();
-                out = postcard::to_extend(&mirror, out).expect("encoding a register to memory");
-            }
+/// What every value of one write shares: its clock, its Lamport stamp and its author (a
+/// [`Cell`] without its value).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct StampV2 {
+    clock: VClockV1,
+    lamport: u32,
+    device: DeviceNumber,
+    worker: u32,
+    role: u8,
+}
+
+impl StampV2 {
+    fn of(clock: VClockV1, cell: &Cell) -> StampV2 {
+        StampV2 {
+            clock,
+            lamport: cell.lamport,
+            device: cell.device,
+            worker: cell.worker,
+            role: cell.role,
         }
-        out
+    }
+
+    fn cell(&self, value: Value) -> Cell {
+        Cell {
+            value,
+            lamport: self.lamport,
+            device: self.device,
+            worker: self.worker,
+            role: self.role,
+        }
+    }
+
+    /// Whether this stamp's value is shown after `other`'s, when their values are equal:
+    /// the order of (clock, cell) that canonical registers are sorted in.
+    fn sort_key<'a>(&'a self, value: &'a Value) -> (&'a VClockV1, CellKey<'a>) {
+        (
+            &self.clock,
+            (value, self.lamport, self.device, self.worker, self.role),
+        )
+    }
+}
+
+/// [`Cell`]'s derived order, borrowed: value, lamport, device, worker, role.
+type CellKey<'a> = (&'a Value, u32, DeviceNumber, u32, u8);
+
+/// The second layout. Fields are a sequence in strictly increasing key order (checked), and
+/// each value names its stamp by its index in `stamps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RecordV2 {
+    clock: VClockV1,
+    stamps: Vec<StampV2>,
+    fields: Vec<(FieldKey, Vec<(u32, Value)>)>,
+}
+
+/// Stamps in order of first use, found again by value.
+#[derive(Debug, Default)]
+struct StampTable {
+    stamps: Vec<StampV2>,
+    index: std::collections::HashMap<StampV2, u32>,
+}
+
+impl StampTable {
+    fn number(&mut self, stamp: StampV2) -> u32 {
+        if let Some(n) = self.index.get(&stamp) {
+            return *n;
+        }
+        let n = u32::try_from(self.stamps.len()).expect("fewer stamps than values");
+        self.stamps.push(stamp.clone());
+        self.index.insert(stamp, n);
+        n
+    }
+}
+
+const ENCODING: &str = "encoding a record state to memory";
+
+impl RecordState {
+    /// The canonical envelope bytes of this state, in [`FORMAT_V2`].
+    pub fn encode(&self) -> Vec<u8> {
+        let mut stamps = StampTable::default();
+        let fields = self
+            .fields
+            .iter()
+            .map(|(key, register)| {
+                let mut mirror = mirror_of(register);
+                mirror.vals.sort();
+                let values = mirror
+                    .vals
+                    .into_iter()
+                    .map(|(clock, cell)| (stamps.number(StampV2::of(clock, &cell)), cell.value))
+                    .collect();
+                (*key, values)
+            })
+            .collect();
+        let record = RecordV2 {
+            clock: VClockV1 {
+                dots: self.clock.dots.clone(),
+            },
+            stamps: stamps.stamps,
+            fields,
+        };
+        postcard::to_extend(&record, vec![FORMAT_V2]).expect(ENCODING)
+    }
+
+    /// This state in [`FORMAT_V1`], as an app of record schema 1 sent it: what lets a test
+    /// speak as a tablet that has not been updated. Not canonical any more; never stored.
+    pub fn encode_v1(&self) -> Vec<u8> {
+        let record = RecordV1 {
+            clock: VClockV1 {
+                dots: self.clock.dots.clone(),
+            },
+            fields: self
+                .fields
+                .iter()
+                .map(|(key, register)| {
+                    let mut mirror = mirror_of(register);
+                    mirror.vals.sort();
+                    (*key, mirror)
+                })
+                .collect(),
+        };
+        postcard::to_extend(&record, vec![FORMAT_V1]).expect(ENCODING)
     }
 
     /// The envelope bytes of `RecordState::new()` after `write(author, fields)`, written
-    /// straight from the fields, with no CRDT built: a new record is every field written
-    /// once by one author, so each field's register holds one value whose clock is the
-    /// record's own dot at the moment it was written (fields in key order, `Null`s skipped)
-    /// and every value has the first Lamport stamp. `None` when every field is `Null`
-    /// (nothing would be written). A property test pins these bytes to the CRDT path's.
+    /// straight from the fields, with no CRDT built: a new record is one write, so it has one
+    /// stamp (clock: the author's first dot; Lamport 1), and each non-`Null` field one value
+    /// of that stamp. `None` when every field is `Null` (nothing would be written). A
+    /// property test pins these bytes to the CRDT path's.
     ///
     /// Recording a visit creates a record with a hundred fields or more; building it as
     /// registers, then summarising and encoding them, cost more than the SQL that stores it.
     pub fn encode_new(author: Author, fields: &FieldMap) -> Option<Vec<u8>> {
-        /// [`Cell`]'s serde form, borrowing the value.
-        #[derive(Serialize)]
-        struct CellRef<'a> {
-            value: &'a Value,
-            lamport: u32,
-            device: DeviceNumber,
-            worker: u32,
-            role: u8,
-        }
         let written = fields.values().filter(|v| !v.is_null()).count();
         if written == 0 {
             return None;
         }
-        let dots = |counter: u64| VClockV1 {
-            dots: BTreeMap::from([(author.device, counter)]),
+        let clock = VClockV1 {
+            dots: BTreeMap::from([(author.device, 1)]),
         };
-        let mut out = vec![FORMAT_V1];
-        let encoding = "encoding a new record to memory";
-        out = postcard::to_extend(&dots(written as u64), out).expect(encoding);
-        out = postcard::to_extend(&written, out).expect(encoding);
-        let live = fields.iter().filter(|(_, v)| !v.is_null());
-        for (counter, (key, value)) in (1u64..).zip(live) {
-            let cell = CellRef {
-                value,
-                lamport: 1,
-                device: author.device,
-                worker: author.worker,
-                role: author.role.code(),
-            };
-            out = postcard::to_extend(key, out).expect(encoding);
-            // A register: its values as a sequence of (clock, cell), here exactly one.
-            out = postcard::to_extend(&[(dots(counter), cell)][..], out).expect(encoding);
+        let stamp = StampV2 {
+            clock: clock.clone(),
+            lamport: 1,
+            device: author.device,
+            worker: author.worker,
+            role: author.role.code(),
+        };
+        // Postcard is concatenative: a struct is its fields in order, a sequence its length
+        // then its items, so `RecordV2` can be written piece by piece, values borrowed.
+        let mut out = vec![FORMAT_V2];
+        out = postcard::to_extend(&clock, out).expect(ENCODING);
+        out = postcard::to_extend(&[stamp][..], out).expect(ENCODING);
+        out = postcard::to_extend(&written, out).expect(ENCODING);
+        for (key, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
+            out = postcard::to_extend(key, out).expect(ENCODING);
+            out = postcard::to_extend(&[(0u32, value)][..], out).expect(ENCODING);
         }
         Some(out)
     }
@@ -149,15 +241,24 @@ impl RecordState {
     }
 }
 
+/// A register's values with their clocks, through its serde form (the mirror's).
+fn mirror_of(register: &Register) -> RegisterV1 {
+    let bytes = postcard::to_allocvec(register).expect(ENCODING);
+    postcard::from_bytes(&bytes).expect("the mirror types match crdts 7.3.2's serde layout")
+}
+
 /// A state read from its envelope bytes and checked, before its registers are built as CRDTs.
 ///
 /// A record a replica does not hold yet (every record of a bootstrap) needs no merge: only
 /// its shown values, for the query columns, and its bytes, stored as they came. Reading that
 /// much costs a fraction of building the state (each register is otherwise carried through
 /// `crdts`' serde form a second time) and of cloning every value out of it again to show it.
+/// Both formats are read into the second one's shape.
 #[derive(Debug, Clone)]
 pub struct DecodedState {
-    mirror: RecordV1,
+    record: RecordV2,
+    /// The bytes were [`FORMAT_V2`] with every register's values in canonical order.
+    canonical: bool,
 }
 
 impl DecodedState {
@@ -167,84 +268,173 @@ impl DecodedState {
         if bytes.len() > MAX_STATE_BYTES {
             return Err(EnvelopeError::TooLarge(bytes.len()));
         }
-        if format != FORMAT_V1 {
-            return Err(EnvelopeError::UnknownFormat(format));
-        }
-        let (mirror, rest): (RecordV1, _) = postcard::take_from_bytes(payload)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(EnvelopeError::Malformed(format!(
-                "{} bytes after the state",
-                rest.len()
-            )));
-        }
-        check(&mirror)?;
-        Ok(DecodedState { mirror })
+        let record = match format {
+            FORMAT_V2 => {
+                let record: RecordV2 = parse_whole(payload)?;
+                check_stamps_first_used_in_order(&record)?;
+                record
+            }
+            FORMAT_V1 => from_v1(parse_whole(payload)?),
+            other => return Err(EnvelopeError::UnknownFormat(other)),
+        };
+        check(&record)?;
+        let canonical = format == FORMAT_V2
+            && record.fields.iter().all(|(_, values)| {
+                values.is_sorted_by(|(a, va), (b, vb)| {
+                    let (a, b) = (&record.stamps[*a as usize], &record.stamps[*b as usize]);
+                    a.sort_key(va) <= b.sort_key(vb)
+                })
+            });
+        Ok(DecodedState { record, canonical })
     }
 
     /// The state as CRDTs, to merge.
     pub fn into_state(self) -> Result<RecordState, EnvelopeError> {
+        let RecordV2 {
+            clock,
+            stamps,
+            fields: entries,
+        } = self.record;
         let mut fields = BTreeMap::new();
-        for (key, register) in &self.mirror.fields {
-            fields.insert(*key, from_mirror(register)?);
+        for (key, values) in entries {
+            let register = RegisterV1 {
+                vals: values
+                    .into_iter()
+                    .map(|(n, value)| {
+                        let stamp = &stamps[n as usize];
+                        (stamp.clock.clone(), stamp.cell(value))
+                    })
+                    .collect(),
+            };
+            fields.insert(key, from_mirror(&register)?);
         }
         Ok(RecordState {
-            clock: crdts::VClock {
-                dots: self.mirror.clock.dots,
-            },
+            clock: crdts::VClock { dots: clock.dots },
             fields,
         })
     }
 
-    /// Whether the bytes this was read from are [`RecordState::encode`]'s (every register's
-    /// values in canonical order), so that storing them as they came keeps a replica's bytes,
-    /// and so its digests, equal to every other replica's.
+    /// Whether the bytes this was read from are [`RecordState::encode`]'s (the current format,
+    /// every register's values in canonical order), so that storing them as they came keeps a
+    /// replica's bytes, and so its digests, equal to every other replica's.
     pub fn is_canonical(&self) -> bool {
-        self.mirror.fields.values().all(|r| r.vals.is_sorted())
+        self.canonical
     }
 
     /// What [`RecordState::summary`] gives for this state, moving the values out rather
     /// than cloning them.
     pub fn into_summary(self, policy: &dyn SettlePolicy) -> Summary {
+        let RecordV2 { stamps, fields, .. } = self.record;
         Summary::of(
-            self.mirror.fields.into_iter().map(|(key, register)| {
-                (
-                    key,
-                    register.vals.into_iter().map(|(_, cell)| cell).collect(),
-                )
+            fields.into_iter().map(|(key, values)| {
+                let cells = values
+                    .into_iter()
+                    .map(|(n, value)| stamps[n as usize].cell(value))
+                    .collect();
+                (key, cells)
             }),
             policy,
         )
     }
 }
 
+/// Parses a whole payload: nothing may follow the state.
+fn parse_whole<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, EnvelopeError> {
+    let (value, rest): (T, _) =
+        postcard::take_from_bytes(payload).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(EnvelopeError::Malformed(format!(
+            "{} bytes after the state",
+            rest.len()
+        )));
+    }
+    Ok(value)
+}
+
+/// The first layout in the second's shape: each distinct (clock, author, stamp) a stamp, in
+/// order of first use.
+fn from_v1(record: RecordV1) -> RecordV2 {
+    let mut stamps = StampTable::default();
+    let fields = record
+        .fields
+        .into_iter()
+        .map(|(key, register)| {
+            let values = register
+                .vals
+                .into_iter()
+                .map(|(clock, cell)| (stamps.number(StampV2::of(clock, &cell)), cell.value))
+                .collect();
+            (key, values)
+        })
+        .collect();
+    RecordV2 {
+        clock: record.clock,
+        stamps: stamps.stamps,
+        fields,
+    }
+}
+
+fn malformed<T>(what: &str) -> Result<T, EnvelopeError> {
+    Err(EnvelopeError::Malformed(what.to_owned()))
+}
+
+/// Stamps of the second layout are listed once each, in order of first use, as
+/// [`RecordState::encode`] lists them: anything else was not written by this code.
+fn check_stamps_first_used_in_order(record: &RecordV2) -> Result<(), EnvelopeError> {
+    let mut next = 0usize;
+    for (_, values) in &record.fields {
+        for (n, _) in values {
+            let n = *n as usize;
+            if n > next || n >= record.stamps.len() {
+                return malformed("a value names a stamp out of range or before its turn");
+            }
+            if n == next {
+                next += 1;
+            }
+        }
+    }
+    if next != record.stamps.len() {
+        return malformed("a stamp is not used by any value");
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !record.stamps.iter().all(|s| seen.insert(s)) {
+        return malformed("a stamp is listed twice");
+    }
+    Ok(())
+}
+
 /// The invariants our writes keep; a state that breaks one was not made by this code.
-fn check(mirror: &RecordV1) -> Result<(), EnvelopeError> {
-    let malformed = |what: &str| Err(EnvelopeError::Malformed(what.to_owned()));
-    if mirror
-        .clock
-        .dots
-        .values()
-        .any(|c| *c == 0 || *c > MAX_COUNTER)
-    {
+fn check(record: &RecordV2) -> Result<(), EnvelopeError> {
+    let counters_ok = |clock: &VClockV1| clock.dots.values().all(|c| *c != 0 && *c <= MAX_COUNTER);
+    if !counters_ok(&record.clock) {
         return malformed("a clock counter is zero or implausibly large");
     }
-    for register in mirror.fields.values() {
-        if register.vals.is_empty() {
+    for stamp in &record.stamps {
+        if stamp.clock.dots.is_empty() || !dominated(&stamp.clock, &record.clock) {
+            return malformed("a value's clock is empty or ahead of its record's");
+        }
+    }
+    if !record.fields.windows(2).all(|w| w[0].0 < w[1].0) {
+        return malformed("fields are not in increasing order, or one is repeated");
+    }
+    for (_, values) in &record.fields {
+        if values.is_empty() {
             return malformed("a field has no value");
         }
-        for (i, (clock, cell)) in register.vals.iter().enumerate() {
-            if clock.dots.is_empty() || !dominated(clock, &mirror.clock) {
-                return malformed("a value's clock is empty or ahead of its record's");
-            }
+        for (i, (n, value)) in values.iter().enumerate() {
+            let clock = &record
+                .stamps
+                .get(*n as usize)
+                .ok_or_else(|| EnvelopeError::Malformed("a value names no stamp".into()))?
+                .clock;
             // Values of one register are concurrent: none may dominate another.
-            if register.vals[..i]
-                .iter()
-                .any(|(other, _)| dominated(clock, other) || dominated(other, clock))
-            {
+            if values[..i].iter().any(|(other, _)| {
+                let other = &record.stamps[*other as usize].clock;
+                dominated(clock, other) || dominated(other, clock)
+            }) {
                 return malformed("a field holds a value that another one supersedes");
             }
-            if let Value::Codes(codes) = &cell.value
+            if let Value::Codes(codes) = value
                 && codes.windows(2).any(|w| w[0] >= w[1])
             {
                 return malformed("a set of choices is not sorted and unique");
@@ -263,7 +453,7 @@ fn dominated(small: &VClockV1, big: &VClockV1) -> bool {
 
 /// A register from its mirror: both serialize to the same postcard bytes.
 fn from_mirror(mirror: &RegisterV1) -> Result<Register, EnvelopeError> {
-    let bytes = postcard::to_allocvec(mirror).expect("encoding a register to memory");
+    let bytes = postcard::to_allocvec(mirror).expect(ENCODING);
     postcard::from_bytes(&bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))
 }
 
@@ -308,7 +498,7 @@ mod tests {
     fn author(device: DeviceNumber) -> Author {
         Author {
             device,
-            worker: device,
+            worker: device * 10,
             role: Role::Nurse,
         }
     }
@@ -328,12 +518,16 @@ mod tests {
     fn bytes_with_values_out_of_order_read_but_are_not_canonical() {
         let state = conflicted();
         let canonical = state.encode();
-        let mut mirror: RecordV1 = postcard::from_bytes(&canonical[1..]).unwrap();
-        let register = mirror.fields.get_mut(&FieldKey(10)).unwrap();
-        assert_eq!(register.vals.len(), 2);
-        register.vals.reverse();
-        let mut shuffled = vec![FORMAT_V1];
-        shuffled.extend(postcard::to_allocvec(&mirror).unwrap());
+        let mut record: RecordV2 = postcard::from_bytes(&canonical[1..]).unwrap();
+        let values = &mut record.fields[0].1;
+        assert_eq!(values.len(), 2);
+        values.reverse();
+        // Stamps follow first use: renumber them for the new order.
+        record.stamps.reverse();
+        for (n, _) in values.iter_mut() {
+            *n = 1 - *n;
+        }
+        let shuffled = postcard::to_extend(&record, vec![FORMAT_V2]).unwrap();
         assert_ne!(shuffled, canonical);
 
         let read = DecodedState::read(&shuffled).unwrap();
@@ -344,5 +538,27 @@ mod tests {
         let summary = read.into_summary(&NoSettling);
         assert_eq!(summary, state.summary(&NoSettling));
         assert_eq!(summary.conflicts, 1);
+    }
+
+    #[test]
+    fn the_first_format_reads_as_the_same_state_but_is_not_canonical() {
+        let state = conflicted();
+        let old = state.encode_v1();
+        assert_eq!(old[0], FORMAT_V1);
+        let read = DecodedState::read(&old).unwrap();
+        assert!(!read.is_canonical());
+        assert_eq!(read.into_state().unwrap().encode(), state.encode());
+    }
+
+    #[test]
+    fn one_write_is_one_stamp() {
+        let mut state = RecordState::new();
+        let fields = (10..40).map(|k| (FieldKey(k), Value::Int(i64::from(k))));
+        assert_eq!(state.write(author(3), fields), 30);
+        let record: RecordV2 = postcard::from_bytes(&state.encode()[1..]).unwrap();
+        assert_eq!(record.stamps.len(), 1);
+        state.write(author(4), [(FieldKey(10), Value::Int(0))]);
+        let record: RecordV2 = postcard::from_bytes(&state.encode()[1..]).unwrap();
+        assert_eq!(record.stamps.len(), 2);
     }
 }

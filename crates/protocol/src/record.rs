@@ -124,11 +124,18 @@ impl RecordState {
     /// Writes the given fields as `author`, skipping any whose shown value is already equal
     /// (so an unchanged field neither grows the state nor resolves a conflict by accident),
     /// and any `Null` for a field never written. Returns how many fields were written.
+    ///
+    /// One write is one dot of the author's device, shared by every field it writes: each
+    /// value's clock is the record clock after that dot, so the values of one write carry one
+    /// stamp, which the envelope keeps once (the first format gave every field a dot of its
+    /// own, to no purpose: fields are registers of their own, and a value's clock only has to
+    /// cover what was seen when it was written).
     pub fn write<I>(&mut self, author: Author, fields: I) -> usize
     where
         I: IntoIterator<Item = (FieldKey, Value)>,
     {
         let lamport = self.next_lamport();
+        let mut dot = None;
         let mut written = 0;
         for (key, value) in fields {
             match self.shown_value(key) {
@@ -136,7 +143,8 @@ impl RecordState {
                 None if value.is_null() => continue,
                 _ => {}
             }
-            self.put(key, Cell::new(value, lamport, author));
+            let dot = *dot.get_or_insert_with(|| self.next_dot(author.device));
+            self.put(key, Cell::new(value, lamport, author), dot);
             written += 1;
         }
         written
@@ -146,14 +154,21 @@ impl RecordState {
     /// concurrent one, so it ends the field's conflict on every replica that merges it.
     pub fn resolve(&mut self, author: Author, field: FieldKey, value: Value) {
         let lamport = self.next_lamport();
-        self.put(field, Cell::new(value, lamport, author));
+        let dot = self.next_dot(author.device);
+        self.put(field, Cell::new(value, lamport, author), dot);
     }
 
-    /// Writes `cell` with a new dot of its device; its clock is the whole record clock, so it
-    /// supersedes every value this state holds for the field.
-    fn put(&mut self, key: FieldKey, cell: Cell) {
-        let dot = self.clock.inc(cell.device);
+    /// Takes the next dot of `device` into the record clock.
+    fn next_dot(&mut self, device: DeviceNumber) -> crdts::Dot<DeviceNumber> {
+        let dot = self.clock.inc(device);
         self.clock.apply(dot);
+        dot
+    }
+
+    /// Writes `cell` at `dot` (already in the record clock): the value's clock is the whole
+    /// record clock, so it supersedes every value this state holds for the field.
+    fn put(&mut self, key: FieldKey, cell: Cell, dot: crdts::Dot<DeviceNumber>) {
+        debug_assert_eq!(self.clock.get(&dot.actor), dot.counter);
         let ctx = AddCtx {
             clock: self.clock.clone(),
             dot,

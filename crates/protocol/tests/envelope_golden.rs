@@ -2,8 +2,9 @@
 //!
 //! A FAILING GOLDEN TEST MEANS THE STORED FORMAT CHANGED: states already stored on devices and
 //! on the server, and states in flight between them, would no longer read back as written.
-//! Never just update the hex. Give the new layout a new format byte (after `FORMAT_V1`), keep
-//! decoding `FORMAT_V1` (with a migration to the new layout) and keep these tests for it. The
+//! Never just update the hex. Give the new layout a new format byte (after `FORMAT_V2`), keep
+//! decoding the older ones and keep their tests: `FORMAT_V1`'s goldens below are states that
+//! tablets of record schema 1 stored and still send, and must read forever. The
 //! usual causes: a new `crdts` release (its serde layout is not promised stable), a change to
 //! the mirror types in `envelope.rs`, or to `Cell` or `Value` (a new `Value` variant must go at
 //! the end, or every later variant's tag moves).
@@ -12,7 +13,7 @@
 //! integers are zigzag varints.
 
 use cageur_model::{FieldKey, Role, Value};
-use cageur_protocol::envelope::{FORMAT_V1, MAX_STATE_BYTES};
+use cageur_protocol::envelope::{FORMAT_V1, FORMAT_V2, MAX_STATE_BYTES};
 use cageur_protocol::{Author, Cell, Conflict, EnvelopeError, NoSettling, RecordState};
 use proptest::prelude::*;
 
@@ -49,6 +50,23 @@ fn siti_state() -> RecordState {
 
 /// [`siti_state`] as stored.
 const SITI_GOLDEN: &[&str] = &[
+    "02",                  // format byte: FORMAT_V2
+    "02 0701 0901",        // record clock: 2 devices; 7 at 1, 9 at 1
+    "02",                  // 2 stamps, in order of first use:
+    "01 0701 01 07 46 02", //   0: clock 7 at 1, lamport 1, device 7, worker 70, role nurse
+    "01 0901 01 09 5a 02", //   1: clock 9 at 1, lamport 1, device 9, worker 90, role nurse
+    "02",                  // 2 fields
+    "0a 02",               // field 10: 2 concurrent values, sorted by clock then cell
+    "00 04 04 53697469",   //   stamp 0, Text("Siti")
+    "01 04 04 53697479",   //   stamp 1, Text("Sity")
+    "0b 01",               // field 11: 1 value
+    "00 02 06",            //   stamp 0, Int(3) (zigzag 6)
+];
+
+/// The same story as an app of record schema 1 stored it, in [`FORMAT_V1`]: each field
+/// written got a dot of its own (device 7 reached 2), and each value carries its clock and
+/// author.
+const SITI_V1_GOLDEN: &[&str] = &[
     "01",                         // format byte: FORMAT_V1
     "02 0702 0901",               // record clock: 2 devices; 7 at 2, 9 at 1
     "02",                         // 2 fields
@@ -64,6 +82,17 @@ const SITI_GOLDEN: &[&str] = &[
     "02 06 01 07 46 02",          // Int(3) (zigzag 6), lamport 1, device 7, worker 70, role nurse
 ];
 
+/// [`SITI_V1_GOLDEN`]'s state as this code encodes it: three stamps, since device 7's two
+/// values had clocks of their own.
+const SITI_V1_AS_V2_GOLDEN: &[&str] = &[
+    "02",
+    "02 0702 0901",
+    "03 01 0701 01 07 46 02   01 0901 01 09 5a 02   01 0702 01 07 46 02",
+    "02",
+    "0a 02 00 04 04 53697469 01 04 04 53697479",
+    "0b 01 02 02 06",
+];
+
 #[test]
 fn a_conflicted_state_encodes_to_its_golden_bytes() {
     assert_eq!(
@@ -72,9 +101,8 @@ fn a_conflicted_state_encodes_to_its_golden_bytes() {
     );
 }
 
-#[test]
-fn the_golden_bytes_decode_to_the_shown_values_and_the_conflict() {
-    let state = RecordState::decode(&golden(SITI_GOLDEN)).expect("golden bytes decode");
+/// What both goldens of the Siti story show, whichever format they are in.
+fn assert_shows_the_siti_story(state: &RecordState) {
     let shown = state.shown(&NoSettling);
     // Equal lamports: the greater device's value is shown.
     assert_eq!(shown[&NAME], text("Sity"));
@@ -90,14 +118,38 @@ fn the_golden_bytes_decode_to_the_shown_values_and_the_conflict() {
     );
     assert_eq!(state.writers(), vec![7, 9]);
     assert!(!state.is_deleted());
+}
+
+#[test]
+fn the_golden_bytes_decode_to_the_shown_values_and_the_conflict() {
+    let state = RecordState::decode(&golden(SITI_GOLDEN)).expect("golden bytes decode");
+    assert_shows_the_siti_story(&state);
     assert_eq!(state.encode(), golden(SITI_GOLDEN));
 }
 
-/// A state in which device 7 wrote one value into field 10: these bytes, the value's bytes,
-/// then [`ONE_VALUE_SUFFIX`].
+#[test]
+fn the_first_formats_golden_bytes_decode_and_encode_in_the_second() {
+    let state = RecordState::decode(&golden(SITI_V1_GOLDEN)).expect("V1 golden bytes decode");
+    assert_shows_the_siti_story(&state);
+    assert_eq!(
+        hex::encode(state.encode()),
+        hex::encode(golden(SITI_V1_AS_V2_GOLDEN))
+    );
+    assert_eq!(state.encode_v1(), golden(SITI_V1_GOLDEN));
+    assert!(
+        !cageur_protocol::DecodedState::read(&golden(SITI_V1_GOLDEN))
+            .unwrap()
+            .is_canonical()
+    );
+}
+
+/// A state in which device 7 wrote one value into field 10, in the first format: these bytes,
+/// the value's bytes, then [`ONE_VALUE_SUFFIX`].
 const ONE_VALUE_PREFIX: &str = "01 01 0701 01 0a 01 01 0701";
 /// Lamport 1, device 7, worker 70, role nurse.
 const ONE_VALUE_SUFFIX: &str = "01 07 46 02";
+/// The same state in the second format: these bytes, then the value's.
+const ONE_VALUE_V2_PREFIX: &str = "02 01 0701 01 01 0701 01 07 46 02 01 0a 01 00";
 
 /// Every `Value` variant and its bytes: the first byte is the variant's tag.
 fn variants() -> Vec<(Value, &'static str)> {
@@ -127,6 +179,10 @@ fn one_value_golden(value_hex: &str) -> Vec<u8> {
     golden(&[ONE_VALUE_PREFIX, value_hex, ONE_VALUE_SUFFIX])
 }
 
+fn one_value_v2_golden(value_hex: &str) -> Vec<u8> {
+    golden(&[ONE_VALUE_V2_PREFIX, value_hex])
+}
+
 #[test]
 fn every_value_variant_encodes_to_its_golden_bytes() {
     for (value, value_hex) in variants() {
@@ -135,11 +191,14 @@ fn every_value_variant_encodes_to_its_golden_bytes() {
         state.resolve(author(7), NAME, value.clone());
         assert_eq!(
             hex::encode(state.encode()),
-            hex::encode(one_value_golden(value_hex)),
+            hex::encode(one_value_v2_golden(value_hex)),
             "{value:?}"
         );
-        let decoded = RecordState::decode(&one_value_golden(value_hex)).expect("decodes");
-        assert_eq!(decoded.shown(&NoSettling)[&NAME], value);
+        for bytes in [one_value_v2_golden(value_hex), one_value_golden(value_hex)] {
+            let decoded = RecordState::decode(&bytes).expect("decodes");
+            assert_eq!(decoded.shown(&NoSettling)[&NAME], value);
+            assert_eq!(decoded.encode(), one_value_v2_golden(value_hex));
+        }
     }
 }
 
@@ -154,7 +213,7 @@ fn empty_bytes_are_refused() {
 #[test]
 fn an_unknown_format_byte_is_refused() {
     let mut bytes = golden(SITI_GOLDEN);
-    for format in [0, 2, 0xFF] {
+    for format in [0, 3, 0xFF] {
         bytes[0] = format;
         assert_eq!(
             RecordState::decode(&bytes).unwrap_err(),
@@ -162,19 +221,20 @@ fn an_unknown_format_byte_is_refused() {
         );
     }
     assert_eq!(
-        RecordState::decode(&[2]).unwrap_err(),
-        EnvelopeError::UnknownFormat(2)
+        RecordState::decode(&[3]).unwrap_err(),
+        EnvelopeError::UnknownFormat(3)
     );
 }
 
 #[test]
 fn every_truncation_of_the_golden_bytes_is_refused() {
-    let bytes = golden(SITI_GOLDEN);
-    for len in 0..bytes.len() {
-        match RecordState::decode(&bytes[..len]) {
-            Err(EnvelopeError::Empty) => assert_eq!(len, 0),
-            Err(EnvelopeError::Malformed(_)) => assert!(len > 0),
-            other => panic!("{len} of {} bytes: {other:?}", bytes.len()),
+    for bytes in [golden(SITI_GOLDEN), golden(SITI_V1_GOLDEN)] {
+        for len in 0..bytes.len() {
+            match RecordState::decode(&bytes[..len]) {
+                Err(EnvelopeError::Empty) => assert_eq!(len, 0),
+                Err(EnvelopeError::Malformed(_)) => assert!(len > 0),
+                other => panic!("{len} of {} bytes: {other:?}", bytes.len()),
+            }
         }
     }
 }
@@ -200,7 +260,7 @@ fn a_state_over_the_size_limit_is_refused() {
     );
     // The size is checked before the format byte is read.
     let mut unknown_and_large = too_large;
-    unknown_and_large[0] = 2;
+    unknown_and_large[0] = 3;
     assert!(matches!(
         RecordState::decode(&unknown_and_large),
         Err(EnvelopeError::TooLarge(_))
@@ -302,6 +362,56 @@ const MALFORMED: &[(&str, &str, &[&str])] = &[
         "",
         &["01 01 0701 01 0a 01 0701 ffffffff0f"],
     ),
+    // The second format's own rules.
+    (
+        "V2: a value naming a stamp that is not listed",
+        "out of range",
+        &["02 01 0701 01 01 0701 01 07 46 02 01 0a 01 01 01 01"],
+    ),
+    (
+        "V2: a stamp no value uses",
+        "not used",
+        &[
+            "02 01 0702 02 01 0701 01 07 46 02 01 0702 01 07 46 02",
+            "01 0a 01 00 01 01",
+        ],
+    ),
+    (
+        "V2: a stamp used before the one listed ahead of it",
+        "before its turn",
+        &[
+            "02 01 0702 02 01 0701 01 07 46 02 01 0702 02 07 46 02",
+            "02 0a 01 01 01 01 0b 01 00 01 01",
+        ],
+    ),
+    (
+        "V2: the same stamp listed twice",
+        "listed twice",
+        &[
+            "02 01 0701 02 01 0701 01 07 46 02 01 0701 01 07 46 02",
+            "02 0a 01 00 01 01 0b 01 01 01 01",
+        ],
+    ),
+    (
+        "V2: fields out of order",
+        "increasing order",
+        &["02 01 0701 01 01 0701 01 07 46 02 02 0b 01 00 01 01 0a 01 00 01 01"],
+    ),
+    (
+        "V2: a field repeated",
+        "repeated",
+        &["02 01 0701 01 01 0701 01 07 46 02 02 0a 01 00 01 01 0a 01 00 01 00"],
+    ),
+    (
+        "V2: a field with no value",
+        "no value",
+        &["02 01 0701 01 01 0701 01 07 46 02 02 0a 01 00 01 01 0b 00"],
+    ),
+    (
+        "V2: a stamp's clock ahead of its record's",
+        "ahead of its record's",
+        &["02 01 0701 01 01 0702 01 07 46 02 01 0a 01 00 01 01"],
+    ),
 ];
 
 #[test]
@@ -374,8 +484,9 @@ fn check_decode(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 /// Every golden state's bytes, to mutate.
 fn goldens() -> Vec<Vec<u8>> {
-    let mut all = vec![golden(SITI_GOLDEN)];
+    let mut all = vec![golden(SITI_GOLDEN), golden(SITI_V1_GOLDEN)];
     all.extend(variants().iter().map(|(_, hex)| one_value_golden(hex)));
+    all.extend(variants().iter().map(|(_, hex)| one_value_v2_golden(hex)));
     all
 }
 
@@ -483,6 +594,13 @@ proptest! {
     #[test]
     fn decoding_arbitrary_payloads_never_panics(payload in state_bytes(256)) {
         let mut bytes = vec![FORMAT_V1];
+        bytes.extend(payload);
+        check_decode(&bytes)?;
+    }
+
+    #[test]
+    fn decoding_arbitrary_v2_payloads_never_panics(payload in state_bytes(256)) {
+        let mut bytes = vec![FORMAT_V2];
         bytes.extend(payload);
         check_decode(&bytes)?;
     }

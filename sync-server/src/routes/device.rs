@@ -11,7 +11,7 @@ use cageur_protocol::sync::{
 use crate::auth::DeviceCaller;
 use crate::body::{SyncBody, SyncReply};
 use crate::error::{ApiError, ApiResult};
-use crate::schema_support::check_schema;
+use crate::schema_support::{check_can_read, check_schema};
 use crate::state::AppState;
 use crate::store::{DeviceReport, prepare_push};
 
@@ -102,6 +102,7 @@ pub async fn pull(
     DeviceCaller(device): DeviceCaller,
     SyncBody(req): SyncBody<PullRequest>,
 ) -> ApiResult<SyncReply<PullResponse>> {
+    check_can_read(device.schema)?;
     let id = device.id;
     let page = state
         .blocking(move |s| s.pull(&device, req.cursor, req.max_bytes))

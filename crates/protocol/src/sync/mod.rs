@@ -51,6 +51,9 @@ pub const PULL_PAGE_TARGET_BYTES: usize = 1024 * 1024;
 /// Most records a pull page carries, whole groups permitting.
 pub const PULL_PAGE_MAX_RECORDS: usize = 5_000;
 
-/// The version of what record states mean (field numbers and their types), sent with every
-/// push. The server accepts this version and the one before it, upgrading the older.
-pub const RECORD_SCHEMA: u32 = 1;
+/// The version of what record states mean and how they are encoded, sent with every push.
+/// The server accepts this version and the one before it, upgrading the older.
+///
+/// - 1: field numbers and types of the first release; states in envelope format 1.
+/// - 2: states in envelope format 2 (`envelope::FORMAT_V2`: one stamp per write).
+pub const RECORD_SCHEMA: u32 = 2;

@@ -1,17 +1,16 @@
 //! Pulling: pages of the puskesmas's changes, each merged with its cursor in one transaction.
 //!
-//! The next page is fetched, and its states read and checked, on a thread of its own while
-//! the page before it is merged: the wait for the server and the device's writes overlap,
-//! which halves a new tablet's bootstrap on a device with two cores. The next page is asked
-//! for with the cursor the page being merged will store; if that merge fails, the page
-//! fetched ahead is dropped, and the next sync asks for it again from the stored cursor.
+//! Pages are fetched, and their states read and checked, on a thread of its own, up to
+//! [`PAGES_AHEAD`] ahead of the page being merged: the wait for the server and the device's
+//! writes overlap, which halves a new tablet's bootstrap on a device with two cores. Each page
+//! is asked for with the cursor the page before it ends at; if a merge fails, the pages
+//! fetched ahead are dropped, and the next sync asks for them again from the stored cursor.
 //!
 //! Every page is merged with its cursor in the same transaction, and pages that come quickly
 //! share one (up to [`TRANSACTION_BUDGET`]), each page inside it all or nothing: when the
 //! link is cut, or a page cannot be merged, the whole pages before it commit with their
 //! cursor, and the next sync goes on from there.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use cageur_model::RecordKind;
@@ -106,6 +105,17 @@ fn merge_page(
     }
 }
 
+/// How many pages the fetching thread may hold ready while the merging thread is busy (a
+/// commit of the pages that shared a transaction takes a few of them): enough to keep it
+/// fetching through a commit, few enough that a bootstrap stays far below 200 MB.
+const PAGES_AHEAD: usize = 3;
+
+/// Whether `page` (asked for with `cursor`) is the last one: nothing remains, or the page did
+/// not move the cursor.
+fn is_last(page: &Page, cursor: Cursor) -> bool {
+    page.remaining == 0 || page.next == cursor
+}
+
 impl Replica {
     pub(super) fn pull_all(
         &mut self,
@@ -114,30 +124,56 @@ impl Replica {
         report: &mut SyncReport,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
-        let mut cursor = self
+        let start = self
             .read_sync_state()?
             .ok_or(FieldError::NotEnrolled)?
             .cursor;
         let forms = &self.forms;
         let mut lookups = Lookups::for_replica(&self.conn)?;
-        let mut page = fetch(client, cursor, options.page_bytes, forms)?;
         let mut done = 0u64;
-        // Only the thread fetching ahead uses the client, one at a time: the lock is never
-        // waited for, and lets each of those threads borrow it in turn.
-        let client = Mutex::new(client);
-        let mut open = None;
+        let mut open: Option<(Transaction<'_>, Instant)> = None;
         std::thread::scope(|scope| {
+            // The fetching thread asks for each page with the cursor the page before it
+            // ends at, reads its states, and hands it over; it stops after the last page, at
+            // the first error (handed over too), or when the merging thread stops taking.
+            let (pages, arrivals) = std::sync::mpsc::sync_channel::<Result<Page>>(PAGES_AHEAD);
+            scope.spawn(move || {
+                let mut cursor = start;
+                loop {
+                    let page = fetch(client, cursor, options.page_bytes, forms);
+                    let next = match &page {
+                        Ok(page) if !is_last(page, cursor) => Some(page.next),
+                        _ => None,
+                    };
+                    if pages.send(page).is_err() {
+                        return;
+                    }
+                    match next {
+                        Some(next) => cursor = next,
+                        None => return,
+                    }
+                }
+            });
+            let mut cursor = start;
             loop {
-                // A page may hold nothing but still move the cursor past this device's own
-                // changes, which the server does not send back.
-                let last = page.remaining == 0 || page.next == cursor;
-                let ahead = (!last).then(|| {
-                    let (client, next) = (&client, page.next);
-                    scope.spawn(move || {
-                        let mut client = client.lock().unwrap_or_else(PoisonError::into_inner);
-                        fetch(&mut client, next, options.page_bytes, forms)
-                    })
-                });
+                let page = match arrivals.recv() {
+                    Ok(Ok(page)) => page,
+                    // Cut off: what was merged stays merged, and the next sync goes on from
+                    // its cursor. (The fetching thread ends without a word only by panicking,
+                    // which the scope carries on.)
+                    failed => {
+                        if let Some((tx, _)) = open.take() {
+                            tx.commit()?;
+                        }
+                        return Err(match failed {
+                            Ok(Err(e)) => e,
+                            Ok(Ok(_)) | Err(_) => {
+                                FieldError::Network("the page fetcher stopped".into())
+                            }
+                        });
+                    }
+                };
+                let last = is_last(&page, cursor);
                 let received = page.records.len() as u64;
                 let (tx, began) = match open.take() {
                     Some(open) => open,
@@ -160,7 +196,7 @@ impl Replica {
                         return Err(e);
                     }
                 };
-                if ahead.is_none() || began.elapsed() >= TRANSACTION_BUDGET {
+                if last || began.elapsed() >= TRANSACTION_BUDGET {
                     tx.commit()?;
                 } else {
                     open = Some((tx, began));
@@ -173,24 +209,10 @@ impl Replica {
                     done,
                     total: done + page.remaining,
                 });
-                let Some(ahead) = ahead else {
+                if last {
                     return Ok(());
-                };
+                }
                 cursor = page.next;
-                page = match ahead
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                {
-                    Ok(page) => page,
-                    Err(e) => {
-                        // Cut off: what was merged stays merged, and the next sync goes on
-                        // from its cursor.
-                        if let Some((tx, _)) = open.take() {
-                            tx.commit()?;
-                        }
-                        return Err(e);
-                    }
-                };
             }
         })
     }

@@ -63,6 +63,11 @@ pub enum FieldError {
     #[error("this device is not enrolled with a server: enroll it first")]
     NotEnrolled,
 
+    /// The health office revoked this tablet and it deleted its records, as told: it holds
+    /// nothing and will not sync again.
+    #[error("this tablet was revoked by the health office and its records deleted")]
+    Wiped,
+
     /// The server refused a request; its stable code says why.
     #[error("the server refused: {0}")]
     Server(cageur_protocol::sync::ErrorBody),

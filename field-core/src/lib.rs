@@ -27,7 +27,7 @@ pub use export::{EXPORT_FORMAT, write_export};
 pub use replica::{
     Candidate, ConflictView, DeviceInfo, DuplicateGroup, FollowUpItem, HouseholdItem, MergeReport,
     NewVisit, OpenOptions, RecordView, RecordedVisit, ReferralItem, RemoteRecord, Replica,
-    Resolution, SearchHit, SearchQuery, Worker, Worklist, WorklistFilter,
+    Resolution, SearchHit, SearchQuery, Worker, Worklist, WorklistFilter, conflict_views,
 };
 pub use store::{DatabaseKey, Durability, PAGE_CACHE_KIB, SCHEMA_VERSION};
 

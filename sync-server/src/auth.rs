@@ -11,6 +11,7 @@ use cageur_protocol::sync::ErrorCode;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::DeviceRow;
+use crate::store::admin;
 
 /// The request's bearer credential, which must be of the kind `prefix` marks (`what` names
 /// that kind in the refusal: "a device", "an admin").
@@ -44,9 +45,28 @@ fn bearer(parts: &Parts, prefix: &str, what: &str) -> Result<String, ApiError> {
     Ok(token)
 }
 
-/// An enrolled, unrevoked device.
+/// An enrolled device that may sync: not revoked, or revoked with a wipe it has not carried
+/// out yet (it may then say hello and push what it holds, and nothing else: handlers other
+/// than those call [`DeviceCaller::active`]).
 #[derive(Debug, Clone)]
 pub struct DeviceCaller(pub DeviceRow);
+
+impl DeviceCaller {
+    /// The device, unless it is revoked.
+    pub fn active(self) -> Result<DeviceRow, ApiError> {
+        if self.0.revoked_at.is_some() {
+            return Err(revoked());
+        }
+        Ok(self.0)
+    }
+}
+
+fn revoked() -> ApiError {
+    ApiError::new(
+        ErrorCode::DeviceRevoked,
+        "this device was revoked by the health office",
+    )
+}
 
 impl FromRequestParts<Arc<AppState>> for DeviceCaller {
     type Rejection = ApiError;
@@ -60,19 +80,16 @@ impl FromRequestParts<Arc<AppState>> for DeviceCaller {
             .blocking(move |store| store.device_by_credential(&token))
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown device credential"))?;
-        if device.revoked_at.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::DeviceRevoked,
-                "this device was revoked by the health office",
-            ));
+        if device.revoked_at.is_some() && !device.wipe_pending() {
+            return Err(revoked());
         }
         Ok(DeviceCaller(device))
     }
 }
 
-/// A holder of an admin credential.
-#[derive(Debug, Clone, Copy)]
-pub struct AdminCaller;
+/// A holder of an admin credential, by the name it was made for (the audit log's "who").
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub String);
 
 impl FromRequestParts<Arc<AppState>> for AdminCaller {
     type Rejection = ApiError;
@@ -82,13 +99,10 @@ impl FromRequestParts<Arc<AppState>> for AdminCaller {
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
         let token = bearer(parts, "cja_", "an admin")?;
-        if state.blocking(move |store| store.is_admin(&token)).await? {
-            Ok(AdminCaller)
-        } else {
-            Err(ApiError::new(
-                ErrorCode::Unauthorized,
-                "unknown admin credential",
-            ))
-        }
+        let name = state
+            .blocking(move |store| admin::admin_of(store, &token))
+            .await?;
+        name.map(AdminCaller)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown admin credential"))
     }
 }

@@ -12,11 +12,25 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A request body decoded as protocol message `T`.
+/// A request body decoded as protocol message `T`, with its bytes as they came (compressed).
 #[derive(Debug)]
-pub struct SyncBody<T>(pub T);
+pub struct SyncBody<T>(pub T, pub Bytes);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SyncBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let RawSyncBody(bytes) = RawSyncBody::from_request(req, state).await?;
+        Ok(SyncBody(decode(&bytes)?, bytes))
+    }
+}
+
+/// A request body within the size limit, not decoded yet: for a handler that decodes it as
+/// the message of the protocol version the request speaks.
+#[derive(Debug)]
+pub struct RawSyncBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawSyncBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -30,14 +44,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SyncBody<T> {
                 ApiError::new(ErrorCode::BadRequest, e.body_text())
             }
         })?;
-        decode_body(&bytes).map(SyncBody).map_err(|e| {
-            let code = match e {
-                BodyError::TooLarge(_) | BodyError::DecodedTooLarge => ErrorCode::TooLarge,
-                BodyError::Compression(_) | BodyError::Message(_) => ErrorCode::InvalidBody,
-            };
-            ApiError(ErrorBody::new(code, e.to_string()).at("body"))
-        })
+        Ok(RawSyncBody(bytes))
     }
+}
+
+/// Decodes a sync body as message `T`, refusing it with the error a client can act on.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    decode_body(bytes).map_err(|e| {
+        let code = match e {
+            BodyError::TooLarge(_) | BodyError::DecodedTooLarge => ErrorCode::TooLarge,
+            BodyError::Compression(_) | BodyError::Message(_) => ErrorCode::InvalidBody,
+        };
+        ApiError(ErrorBody::new(code, e.to_string()).at("body"))
+    })
 }
 
 /// A protocol message as a response body.

@@ -25,6 +25,19 @@ impl From<ErrorBody> for ApiError {
     }
 }
 
+/// Bad input (a form definition): the field and the rule it broke.
+impl From<cageur_model::ValidationError> for ApiError {
+    fn from(e: cageur_model::ValidationError) -> Self {
+        Self(
+            ErrorBody::new(
+                ErrorCode::BadRequest,
+                format!("{} ({:?})", e.message, e.rule),
+            )
+            .at(e.field),
+        )
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod fleet;
 pub mod routes;
 pub mod schema_support;
 pub mod state;

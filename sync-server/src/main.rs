@@ -33,6 +33,9 @@ enum Command {
         /// The store: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE.
         #[arg(long, env = "CAGEUR_DB", default_value = "sqlite:./data/cageur.db")]
         db: StoreUrl,
+        /// Who will hold the credential: the audit log names them for what it does.
+        #[arg(long, default_value = "admin")]
+        name: String,
     },
 }
 
@@ -67,9 +70,9 @@ fn main() -> anyhow::Result<()> {
                 serve(listener, store, shutdown_signal()).await
             })
         }
-        Command::AdminToken { db } => {
+        Command::AdminToken { db, name } => {
             let store = open_store(&db)?;
-            let token = store.create_admin_token()?;
+            let token = sync_server::store::admin::create_admin_token(&*store, &name)?;
             println!("{}", token.0);
             Ok(())
         }

@@ -10,7 +10,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use cageur_protocol::sync::{Cursor, ErrorCode};
+use cageur_model::forms::FormRegistry;
+use cageur_protocol::sync::{Cursor, ErrorCode, SyncSummary};
+use sync_server::store::admin::{self, HelloExtras, Revocation};
 use sync_server::store::{PulledRecord, Store};
 use uuid::Uuid;
 
@@ -62,7 +64,239 @@ store_suite!(
     a_cursor_with_a_wrong_token_is_a_changed_timeline,
     export_holds_the_puskesmas_records,
     concurrent_pushes_get_unique_gap_free_sequences,
+    a_hello_records_the_previous_sync_in_the_history,
+    a_resync_pull_includes_the_devices_own_records_until_done,
+    lag_counts_what_a_device_has_not_pulled,
+    a_form_version_is_published_once_and_never_changed,
+    held_pushes_are_kept_and_marked_when_accepted,
+    an_audit_entry_is_written_only_with_its_transaction,
+    scope_pages_cover_a_puskesmas_in_id_order,
 );
+
+fn builtins() -> FormRegistry {
+    FormRegistry::with_builtins()
+}
+
+/// Every record a device pulls from `cursor`, and the cursor it ends at.
+fn pull_everything(
+    store: &dyn Store,
+    device: &sync_server::store::DeviceRow,
+    cursor: Cursor,
+) -> (Vec<PulledRecord>, Cursor) {
+    let pages = pull_pages(store, device, cursor, None, 100);
+    let end = pages.last().map_or(cursor, |p| p.next);
+    (pages.into_iter().flat_map(|p| p.records).collect(), end)
+}
+
+fn a_hello_records_the_previous_sync_in_the_history(store: &dyn Store) {
+    two_puskesmas(store);
+    let tablet = device(store, TEAM1);
+    let first = HelloExtras {
+        protocol: 2,
+        pending_referrals: 1,
+        previous: None,
+    };
+    store.hello(tablet.id, &report(), Some(&first)).unwrap();
+    assert!(
+        admin::read(store, |tx| admin::history(tx, tablet.id, 10))
+            .unwrap()
+            .is_empty()
+    );
+    let cut = SyncSummary {
+        pushed: 3,
+        pulled: 0,
+        bytes_up: 900,
+        bytes_down: 40,
+        finished: false,
+        error: Some("network: connection reset".into()),
+    };
+    let second = HelloExtras {
+        previous: Some(cut),
+        ..first.clone()
+    };
+    store.hello(tablet.id, &report(), Some(&second)).unwrap();
+    let history = admin::read(store, |tx| admin::history(tx, tablet.id, 10)).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].pushed, history[0].bytes_up), (3, 900));
+    assert!(!history[0].finished);
+    assert_eq!(
+        history[0].error.as_deref(),
+        Some("network: connection reset")
+    );
+    let facts = admin::read(store, |tx| admin::device(tx, tablet.id)).unwrap();
+    assert_eq!(
+        (facts.protocol, facts.pending_referrals),
+        (Some(2), Some(1))
+    );
+}
+
+fn a_resync_pull_includes_the_devices_own_records_until_done(store: &dyn Store) {
+    two_puskesmas(store);
+    let tablet = device(store, TEAM1);
+    let own = family(P1, tablet.id, 1);
+    store.push(&tablet, push_of(std::slice::from_ref(&own))).unwrap();
+    // Normally a device is not sent back what it pushed.
+    assert!(
+        pull_everything(store, &tablet, Cursor::default())
+            .0
+            .is_empty()
+    );
+    admin::write(store, |tx| admin::request_resync(tx, tablet.id, 10)).unwrap();
+    let resyncing = reload(store, &tablet);
+    assert!(resyncing.resync_requested_at.is_some());
+    let (pulled, _) = pull_everything(store, &resyncing, Cursor::default());
+    assert_eq!(pulled_by_id(&pulled), by_id(&own));
+    assert!(admin::write(store, |tx| admin::resync_done(tx, tablet.id, 20)).unwrap());
+    assert!(!admin::write(store, |tx| admin::resync_done(tx, tablet.id, 30)).unwrap());
+    let done = admin::read(store, |tx| admin::device(tx, tablet.id)).unwrap();
+    assert_eq!(
+        (done.resync_requested_at, done.resync_done_at),
+        (None, Some(20))
+    );
+    assert!(
+        pull_everything(store, &reload(store, &tablet), Cursor::default())
+            .0
+            .is_empty()
+    );
+    // A revoked device cannot be asked to resync.
+    let how = Revocation::default();
+    admin::write(store, |tx| admin::revoke(tx, tablet.id, how, 40)).unwrap();
+    assert_eq!(
+        refusal(admin::write(store, |tx| admin::request_resync(
+            tx, tablet.id, 50
+        ))),
+        ErrorCode::Conflict
+    );
+}
+
+fn lag_counts_what_a_device_has_not_pulled(store: &dyn Store) {
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let lag = |d: &sync_server::store::DeviceRow| {
+        admin::read(store, |tx| {
+            let facts = admin::device(tx, d.id)?;
+            admin::lag(tx, &facts)
+        })
+        .unwrap()
+    };
+    let records = family(P1, writer.id, 1);
+    store.push(&writer, push_of(std::slice::from_ref(&records))).unwrap();
+    assert_eq!(lag(&reader), records.len() as u64);
+    assert_eq!(lag(&writer), 0, "its own records are not counted");
+    let (_, cursor) = pull_everything(store, &reader, Cursor::default());
+    assert_eq!(lag(&reload(store, &reader)), 0, "pulled up to {cursor:?}");
+}
+
+fn a_form_version_is_published_once_and_never_changed(store: &dyn Store) {
+    let publish = |def: &str| {
+        admin::write(store, |tx| {
+            admin::publish_form(tx, ("tb-recheck", 1), def, "Sri", 5)
+        })
+    };
+    let (number, new) = publish("{\"a\":1}").unwrap();
+    assert!(new);
+    assert_eq!(publish("{\"a\":1}").unwrap(), (number, false));
+    assert_eq!(refusal(publish("{\"a\":2}")), ErrorCode::Conflict);
+    let (next, _) = admin::write(store, |tx| {
+        admin::publish_form(tx, ("tb-recheck", 2), "{\"a\":2}", "Sri", 6)
+    })
+    .unwrap();
+    assert!(next > number);
+    let after = admin::read(store, |tx| admin::forms_after(tx, number, 10)).unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].number, next);
+    assert_eq!(
+        admin::read(store, |tx| admin::forms_after(tx, 0, 10))
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+fn held_pushes_are_kept_and_marked_when_accepted(store: &dyn Store) {
+    two_puskesmas(store);
+    let thief = device(store, TEAM1);
+    admin::write(store, |tx| {
+        admin::hold_push(tx, thief.id, 4, vec![1, 2, 3], 100)
+    })
+    .unwrap();
+    let held = admin::read(store, |tx| admin::held_pushes(tx, thief.id)).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].records, held[0].accepted_at), (4, None));
+    let bodies = admin::read(store, |tx| admin::held_bodies(tx, thief.id)).unwrap();
+    assert_eq!(bodies, vec![(held[0].id, vec![1, 2, 3])]);
+    admin::write(store, |tx| admin::accept_held(tx, held[0].id, 200)).unwrap();
+    assert!(
+        admin::read(store, |tx| admin::held_bodies(tx, thief.id))
+            .unwrap()
+            .is_empty()
+    );
+    let held = admin::read(store, |tx| admin::held_pushes(tx, thief.id)).unwrap();
+    assert_eq!(held[0].accepted_at, Some(200));
+    // Nothing held was merged: the scope is empty.
+    assert!(
+        admin::read(store, |tx| admin::scope_page(tx, P1, None, 10))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn an_audit_entry_is_written_only_with_its_transaction(store: &dyn Store) {
+    two_puskesmas(store);
+    let tablet = device(store, TEAM1);
+    let failed: Result<(), _> = admin::write(store, |tx| {
+        admin::audit(tx, "Sri", "resync", Some(tablet.id), Some(P1), "asked", 1)?;
+        admin::request_resync(tx, tablet.id + 1000, 1)
+    });
+    assert_eq!(refusal(failed), ErrorCode::NotFound);
+    assert!(
+        admin::read(store, |tx| admin::audit_log(tx, None, 10))
+            .unwrap()
+            .is_empty()
+    );
+    admin::write(store, |tx| {
+        admin::request_resync(tx, tablet.id, 2)?;
+        admin::audit(tx, "Sri", "resync", Some(tablet.id), Some(P1), "asked", 2)
+    })
+    .unwrap();
+    let log = admin::read(store, |tx| admin::audit_log(tx, Some(tablet.id), 10)).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].actor.as_str(), log[0].action.as_str()),
+        ("Sri", "resync")
+    );
+    assert_eq!(
+        (log[0].device, log[0].puskesmas.as_deref()),
+        (Some(tablet.id), Some(P1))
+    );
+}
+
+fn scope_pages_cover_a_puskesmas_in_id_order(store: &dyn Store) {
+    two_puskesmas(store);
+    let a = device(store, TEAM1);
+    let b = device(store, TEAM2);
+    let mine: Vec<_> = (0..4).flat_map(|n| family(P1, a.id, n)).collect();
+    store.push(&a, push_of(std::slice::from_ref(&mine))).unwrap();
+    store.push(&b, push_of(&[family(P2, b.id, 9)])).unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = admin::read(store, |tx| admin::scope_page(tx, P1, after, 5)).unwrap();
+        seen.extend(page.iter().map(|r| r.id));
+        if page.len() < 5 {
+            break;
+        }
+        after = page.last().map(|r| r.id);
+    }
+    let mut expected: Vec<Uuid> = mine.iter().map(|r| r.id).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    let one = admin::read(store, |tx| admin::record(tx, expected[0]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.puskesmas, P1);
+}
 
 /// Records by id, as kind code and state bytes, for comparing what was pushed and pulled.
 fn by_id<'a>(records: impl IntoIterator<Item = &'a Rec>) -> BTreeMap<Uuid, (u8, Vec<u8>)> {
@@ -84,13 +318,30 @@ fn pulled_by_id<'a>(
 }
 
 fn created_admin_tokens_are_admin_and_others_are_not(store: &dyn Store) {
-    let token = store.create_admin_token().unwrap();
-    assert!(store.is_admin(&token.0).unwrap());
-    let other = store.create_admin_token().unwrap();
+    let token = admin::create_admin_token(store, "Budi (Dinkes IT)").unwrap();
+    assert_eq!(
+        admin::admin_of(store, &token.0).unwrap().as_deref(),
+        Some("Budi (Dinkes IT)")
+    );
+    let other = admin::create_admin_token(store, "Sri").unwrap();
     assert_ne!(token, other);
-    assert!(store.is_admin(&other.0).unwrap());
-    assert!(!store.is_admin("cja_0123456789abcdef").unwrap());
-    assert!(!store.is_admin("").unwrap());
+    assert_eq!(
+        admin::admin_of(store, &other.0).unwrap().as_deref(),
+        Some("Sri")
+    );
+    assert!(
+        admin::admin_of(store, "cja_0123456789abcdef")
+            .unwrap()
+            .is_none()
+    );
+    assert!(admin::admin_of(store, "").unwrap().is_none());
+    assert_eq!(
+        refusal(admin::create_admin_token(store, " ")),
+        ErrorCode::BadRequest
+    );
+    let log = admin::read(store, |tx| admin::audit_log(tx, None, 10)).unwrap();
+    assert_eq!(log.len(), 2, "each credential made is in the audit log");
+    assert_eq!(log[0].action, "admin_token");
 }
 
 fn duplicate_units_conflict_and_a_team_needs_its_puskesmas(store: &dyn Store) {
@@ -201,16 +452,33 @@ fn revoking_marks_the_device_and_unknown_devices_are_not_found(store: &dyn Store
     two_puskesmas(store);
     let kept = device(store, TEAM1);
     let lost = device(store, TEAM1);
-    let row = store.revoke(lost.id, true).unwrap();
-    assert_eq!(row.id, lost.id);
-    assert!(row.revoked_at.is_some());
-    assert!(row.wipe);
-    assert_eq!(reload(store, &lost), row);
+    let how = Revocation {
+        wipe: true,
+        stolen: false,
+    };
+    let facts = admin::write(store, |tx| admin::revoke(tx, lost.id, how, 1_000)).unwrap();
+    assert_eq!(facts.id, lost.id);
+    assert_eq!(facts.revoked_at, Some(1_000));
+    assert!(facts.wipe && !facts.stolen);
+    let row = reload(store, &lost);
+    assert!(row.revoked_at.is_some() && row.wipe && row.wipe_pending());
     assert_eq!(reload(store, &kept).revoked_at, None);
     assert!(!reload(store, &kept).wipe);
+    // Revoking again adds flags and keeps the first time.
+    let stolen = Revocation {
+        wipe: true,
+        stolen: true,
+    };
+    let again = admin::write(store, |tx| admin::revoke(tx, lost.id, stolen, 2_000)).unwrap();
+    assert_eq!((again.revoked_at, again.stolen), (Some(1_000), true));
+    admin::write(store, |tx| admin::wiped(tx, lost.id, 3_000)).unwrap();
+    assert!(!reload(store, &lost).wipe_pending());
 
     let unknown = kept.id.max(lost.id) + 1000;
-    assert_eq!(refusal(store.revoke(unknown, false)), ErrorCode::NotFound);
+    assert_eq!(
+        refusal(admin::write(store, |tx| admin::revoke(tx, unknown, how, 1))),
+        ErrorCode::NotFound
+    );
 }
 
 fn hello_records_the_report_and_returns_the_newest_sequence(store: &dyn Store) {
@@ -229,7 +497,7 @@ fn hello_records_the_report_and_returns_the_newest_sequence(store: &dyn Store) {
         pending: 7,
         pending_urgent: 2,
     };
-    assert_eq!(store.hello(tablet.id, &said).unwrap(), newest);
+    assert_eq!(store.hello(tablet.id, &said, None).unwrap(), newest);
     let row = reload(store, &tablet);
     assert_eq!(row.app_version.as_deref(), Some("1.4.2"));
     assert_eq!(row.schema, Some(1));
@@ -450,8 +718,8 @@ fn a_household_that_moves_reaches_the_new_puskesmas_with_its_members(store: &dyn
     assert_eq!(got, by_id(&[moved, records[1].clone()]));
     // And P2's export holds them; P1's no longer does.
     let (mut p1, mut p2) = (Vec::new(), Vec::new());
-    store.export(P1, &mut p1).unwrap();
-    store.export(P2, &mut p2).unwrap();
+    store.export(P1, &builtins(), &mut p1).unwrap();
+    store.export(P2, &builtins(), &mut p2).unwrap();
     let id = records[0].id.to_string();
     assert!(String::from_utf8(p2).unwrap().contains(&id));
     assert!(!String::from_utf8(p1).unwrap().contains(&id));
@@ -622,7 +890,7 @@ fn export_holds_the_puskesmas_records(store: &dyn Store) {
     store.push(&writer, push_of(&[&records])).unwrap();
 
     let mut out = Vec::new();
-    store.export(P1, &mut out).unwrap();
+    store.export(P1, &builtins(), &mut out).unwrap();
     let text = String::from_utf8(out).expect("the export is UTF-8");
     let json: serde_json::Value = serde_json::from_str(&text).expect("the export is JSON");
     assert!(json.is_object());
@@ -636,7 +904,7 @@ fn export_holds_the_puskesmas_records(store: &dyn Store) {
     }
 
     let mut out = Vec::new();
-    store.export(P2, &mut out).unwrap();
+    store.export(P2, &builtins(), &mut out).unwrap();
     let text = String::from_utf8(out).expect("the export is UTF-8");
     serde_json::from_str::<serde_json::Value>(&text).expect("the export is JSON");
     assert!(!text.contains(&records[0].id.to_string()));

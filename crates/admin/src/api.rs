@@ -39,17 +39,48 @@ impl Api {
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        json_of(self.get_bytes(path)?)
+        json_of(self.get_bytes(path, &[])?)
     }
 
-    pub fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
-        let response = self
+    /// `GET path?query`, the query's values encoded.
+    pub fn get_query(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        json_of(self.get_bytes(path, query)?)
+    }
+
+    pub fn get_bytes(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
+        let mut request = self
             .agent
             .get(&format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {}", self.token))
+            .header("authorization", format!("Bearer {}", self.token));
+        for (key, value) in query {
+            request = request.query(*key, value);
+        }
+        let response = request
             .call()
             .with_context(|| format!("reaching {}", self.base))?;
         finish(response)
+    }
+
+    /// Posts a sync protocol message (postcard + zstd: record states are binary); the
+    /// answer is JSON.
+    pub fn post_sync<T: serde::Serialize>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        message: &T,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", cageur_protocol::sync::BODY_CONTENT_TYPE);
+        for (key, value) in query {
+            request = request.query(*key, value);
+        }
+        let response = request
+            .send(cageur_protocol::sync::encode_body(message).as_slice())
+            .with_context(|| format!("reaching {}", self.base))?;
+        json_of(finish(response)?)
     }
 }
 
@@ -63,12 +94,24 @@ fn finish(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<Vec<
         .context("reading the server's answer")?;
     if status != 200 {
         match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(error) => bail!("the server refused: {error}"),
+            Ok(error) => return Err(Refused(error).into()),
             Err(_) => bail!("the server answered HTTP {status}"),
         }
     }
     Ok(bytes)
 }
+
+/// The server refused a request; its stable code says why.
+#[derive(Debug)]
+pub struct Refused(pub ErrorBody);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the server refused: {}", self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 fn json_of(bytes: Vec<u8>) -> anyhow::Result<Value> {
     serde_json::from_slice(&bytes).context("the server's answer is not JSON")

@@ -185,7 +185,11 @@ pub fn run(server: &BenchServer, store: &str, config: LoadConfig) -> Result<Load
         let mut replica = Replica::open(&t.path, &db::key(), options())?;
         replica.sync(&SyncOptions::default(), &mut |_| {})?;
         let mut server_export = Vec::new();
-        server.store.export(&t.puskesmas, &mut server_export)?;
+        server.store.export(
+            &t.puskesmas,
+            &field_core::model::forms::FormRegistry::with_builtins(),
+            &mut server_export,
+        )?;
         converged &= replica.export()?.into_bytes() == server_export;
     }
     latencies.sort_unstable();

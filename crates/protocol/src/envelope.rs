@@ -457,6 +457,29 @@ fn from_mirror(mirror: &RegisterV1) -> Result<Register, EnvelopeError> {
     postcard::from_bytes(&bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))
 }
 
+/// The digest of a state: BLAKE3 of its canonical bytes (re-encoded if they are not), first
+/// 16 bytes, in hex. Two replicas hold the same state exactly when their digests are equal,
+/// whatever format or order each stored it in: what `cageur-admin verify` compares.
+pub fn state_digest(bytes: &[u8]) -> Result<String, EnvelopeError> {
+    let read = DecodedState::read(bytes)?;
+    let hash = if read.is_canonical() {
+        blake3::hash(bytes)
+    } else {
+        blake3::hash(&read.into_state()?.encode())
+    };
+    Ok(hex_of(&hash.as_bytes()[..16]))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
 /// Which writes of a record a replica is known to hold: a record clock on its own, to send
 /// another replica only what it lacks ([`RecordState::delta_since`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -548,6 +571,17 @@ mod tests {
         let read = DecodedState::read(&old).unwrap();
         assert!(!read.is_canonical());
         assert_eq!(read.into_state().unwrap().encode(), state.encode());
+    }
+
+    #[test]
+    fn a_state_has_one_digest_whatever_format_it_is_stored_in() {
+        let state = conflicted();
+        let digest = state_digest(&state.encode()).unwrap();
+        assert_eq!(digest.len(), 32);
+        assert_eq!(state_digest(&state.encode_v1()).unwrap(), digest);
+        let mut other = state.clone();
+        other.write(author(3), [(FieldKey(11), Value::Int(1))]);
+        assert_ne!(state_digest(&other.encode()).unwrap(), digest);
     }
 
     #[test]

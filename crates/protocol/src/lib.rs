@@ -15,7 +15,7 @@ pub mod scope;
 pub mod sync;
 
 pub use cell::{Author, Cell};
-pub use envelope::{DecodedState, EnvelopeError, RecordClock};
+pub use envelope::{DecodedState, EnvelopeError, RecordClock, state_digest};
 pub use policy::{DomainPolicy, policy};
 pub use record::{Conflict, FieldState, NoSettling, RecordState, SettlePolicy, Summary};
 

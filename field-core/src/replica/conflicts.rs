@@ -225,7 +225,9 @@ fn through<E: Entity>(
 }
 
 /// The conflicts of one record, as views.
-pub(crate) fn conflict_views(
+/// The conflicts of one record's state, as [`Replica::conflicts`] lists them: what the
+/// server's admin API shows of a puskesmas.
+pub fn conflict_views(
     kind: RecordKind,
     id: Uuid,
     state: &RecordState,

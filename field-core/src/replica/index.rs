@@ -176,28 +176,40 @@ pub(crate) fn rederive_all(conn: &Connection, forms: &FormRegistry) -> Result<()
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for id in ids.iter().filter_map(|b| tables::uuid_from_blob(b)) {
-            let Some(bytes) = tables::load_bytes(conn, kind, id)? else {
-                continue;
-            };
-            let summary = cageur_protocol::DecodedState::read(&bytes)
-                .map_err(|e| crate::error::FieldError::Damaged {
-                    kind,
-                    id,
-                    reason: e.to_string(),
-                })?
-                .into_summary(&policy(kind));
-            let derived = derive(kind, &summary, forms);
-            tables::write(
-                conn,
-                id,
-                &bytes,
-                &derived.common,
-                &derived.columns,
-                Write::Replace,
-            )?;
-            settle_merge_cycle(conn, kind, id, &derived)?;
+            if let Some(bytes) = tables::load_bytes(conn, kind, id)? {
+                store_as_is(conn, kind, id, &bytes, forms)?;
+            }
         }
     }
+    Ok(())
+}
+
+/// Stores a record's state bytes as they are (replacing what is stored), with its columns
+/// derived from them.
+pub(crate) fn store_as_is(
+    conn: &Connection,
+    kind: RecordKind,
+    id: Uuid,
+    bytes: &[u8],
+    forms: &FormRegistry,
+) -> Result<()> {
+    let summary = cageur_protocol::DecodedState::read(bytes)
+        .map_err(|e| crate::error::FieldError::Damaged {
+            kind,
+            id,
+            reason: e.to_string(),
+        })?
+        .into_summary(&policy(kind));
+    let derived = derive(kind, &summary, forms);
+    tables::write(
+        conn,
+        id,
+        bytes,
+        &derived.common,
+        &derived.columns,
+        Write::Replace,
+    )?;
+    settle_merge_cycle(conn, kind, id, &derived)?;
     Ok(())
 }
 

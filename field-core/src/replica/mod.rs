@@ -6,7 +6,7 @@
 
 mod conflicts;
 mod duplicates;
-mod index;
+pub(crate) mod index;
 mod read;
 mod replicate;
 mod write;
@@ -22,7 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{FieldError, Result};
 use crate::store::{self, DatabaseKey, Durability};
 
-pub use conflicts::{Candidate, ConflictView, Resolution};
+pub use conflicts::{Candidate, ConflictView, Resolution, conflict_views};
 pub use duplicates::DuplicateGroup;
 pub(crate) use read::view as read_view;
 pub use read::{
@@ -89,7 +89,7 @@ pub struct Replica {
     pub(crate) forms: FormRegistry,
     clock: Box<dyn Clock>,
     /// Who is working now (mirrors `current_worker`, read on every change).
-    worker: Option<Worker>,
+    pub(crate) worker: Option<Worker>,
     /// The change number the next user action takes; advanced only when one commits.
     pub(crate) next_change_seq: i64,
 }

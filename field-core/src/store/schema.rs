@@ -11,7 +11,7 @@ use crate::error::{FieldError, Result};
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 /// Append only; never edit one that has shipped.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The versions whose migration adds query columns that only the records' states can fill:
 /// after its SQL, and in its transaction, every record's columns are derived again.
@@ -186,6 +186,32 @@ ALTER TABLE visits ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE referrals ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE followups ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
 DROP INDEX referrals_open;
+"#;
+
+/// Version 5: what the health office asks of a tablet. `forms_seen`: the newest published
+/// form it holds; `last_report`: how its last sync went (JSON), told to the server at the next
+/// hello; a resync's staged pull (`resync_stage`, with its own cursor), swapped in whole when
+/// complete; `set_aside`: records a resync found here and not on the server, kept rather than
+/// deleted (salvage can still read them); `wiped`: the tablet deleted its records as told.
+const V5: &str = r#"
+ALTER TABLE sync_state ADD COLUMN forms_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_state ADD COLUMN last_report TEXT;
+ALTER TABLE sync_state ADD COLUMN stage_seq INTEGER;
+ALTER TABLE sync_state ADD COLUMN stage_token INTEGER;
+ALTER TABLE sync_state ADD COLUMN wiped INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE resync_stage (
+    id    BLOB PRIMARY KEY,
+    kind  INTEGER NOT NULL,
+    state BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE set_aside (
+    id    BLOB PRIMARY KEY,
+    kind  INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    why   TEXT NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Derives every record's query columns again from its state, inside a migration's

@@ -5,21 +5,25 @@
 //! merges each page, and stores the cursor, in one transaction per page, while the next page
 //! is on its way. A cut connection therefore loses nothing and resumes where it stopped.
 
+mod commands;
 mod http;
 mod outbox;
 mod pull;
+mod salvage;
 
 use std::path::Path;
 
 use cageur_protocol::sync::{
-    Command, Cursor, EnrollRequest, EnrollResponse, ErrorCode, HelloRequest, HelloResponse,
-    PushRequest, PushResponse, RECORD_SCHEMA,
+    Command, Cursor, EnrollRequest, EnrollResponse, ErrorCode, HelloRequestV2, HelloResponseV2,
+    MAX_ERROR_CHARS, PushRequest, PushResponse, RECORD_SCHEMA, SyncSummary,
 };
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use commands::ResyncOutcome;
 pub use http::{RetryPolicy, Traffic};
+pub use salvage::{RecordDigest, SalvageReport};
 
 use crate::error::{FieldError, Result};
 use crate::replica::{DeviceInfo, OpenOptions, Replica};
@@ -73,8 +77,15 @@ pub struct SyncReport {
     pub timeline_reset: bool,
     /// Requests and bytes on the wire.
     pub traffic: Traffic,
-    /// What the health office asked of the device (carried out by later versions).
+    /// What the health office asked of the device in this sync.
     pub commands: Vec<Command>,
+    /// Screening forms newly published by the health office, now held here.
+    pub forms_received: u64,
+    /// The replica was rebuilt from the server, as the health office asked.
+    pub resync: Option<ResyncOutcome>,
+    /// The tablet deleted its records, as its revocation asked: the app deletes the file and
+    /// destroys its key.
+    pub wiped: bool,
 }
 
 /// The server this device syncs with, and how far it is.
@@ -93,6 +104,10 @@ struct SyncState {
     credential: String,
     epoch: Option<Uuid>,
     cursor: Cursor,
+    forms_seen: u64,
+    /// How the last sync went, to tell the server.
+    last_report: Option<SyncSummary>,
+    wiped: bool,
 }
 
 impl Replica {
@@ -147,27 +162,75 @@ impl Replica {
     }
 
     /// Pushes this device's changes, most urgent first, then pulls its puskesmas's, reporting
-    /// progress to `progress`. Safe to interrupt at any point and run again.
+    /// progress to `progress`; carries out what the health office asked (resync, wipe).
+    /// Safe to interrupt at any point and run again. How it went is kept, and told to the
+    /// server at the next sync.
     pub fn sync(
         &mut self,
         options: &SyncOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<SyncReport> {
         let state = self.read_sync_state()?.ok_or(FieldError::NotEnrolled)?;
+        if state.wiped && state.credential.is_empty() {
+            return Err(FieldError::Wiped);
+        }
         let mut client = http::Client::new(
             &state.server,
             Some(state.credential.clone()),
             options.retry.clone(),
         );
         let mut report = SyncReport::default();
+        let outcome = if state.wiped {
+            // Wiped, but the server was not told yet.
+            report.wiped = true;
+            self.report_wiped(&mut client, 0)
+        } else {
+            self.exchange(&mut client, options, &state, &mut report, progress)
+        };
+        report.traffic = client.traffic;
+        if !report.wiped {
+            let summary = SyncSummary {
+                pushed: report.pushed,
+                pulled: report.pulled,
+                bytes_up: report.traffic.bytes_up,
+                bytes_down: report.traffic.bytes_down,
+                finished: outcome.is_ok(),
+                error: outcome
+                    .as_ref()
+                    .err()
+                    .map(|e| e.to_string().chars().take(MAX_ERROR_CHARS).collect()),
+            };
+            let json = serde_json::to_string(&summary).expect("summaries serialize");
+            let saved = self
+                .conn
+                .execute("UPDATE sync_state SET last_report = ?1", [json]);
+            // The sync's own error matters more than failing to note it.
+            if outcome.is_ok() {
+                saved?;
+            }
+        }
+        outcome.map(|()| report)
+    }
+
+    fn exchange(
+        &mut self,
+        client: &mut http::Client,
+        options: &SyncOptions,
+        state: &SyncState,
+        report: &mut SyncReport,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
         let [urgent, _, _] = self.pending_by_priority()?;
-        let hello: HelloResponse = client.call(
+        let hello: HelloResponseV2 = client.call(
             "/v1/hello",
-            &HelloRequest {
+            &HelloRequestV2 {
                 app_version: APP_VERSION.into(),
                 schema: RECORD_SCHEMA,
                 pending: self.pending_changes()?,
                 pending_urgent: urgent,
+                pending_referrals: outbox::pending_referrals(&self.conn)?,
+                forms_seen: state.forms_seen,
+                previous: state.last_report.clone(),
             },
         )?;
         report.commands = hello.commands.clone();
@@ -175,55 +238,72 @@ impl Replica {
             self.reset_timeline(hello.epoch)?;
             report.timeline_reset = true;
         }
+        report.forms_received = self.receive_forms(&hello.forms)?;
+        let (wipe, resync) = (
+            hello.commands.contains(&Command::Wipe),
+            hello.commands.contains(&Command::Resync),
+        );
         let mut exchange = |this: &mut Self, report: &mut SyncReport| {
-            this.push_all(&mut client, report, progress)?;
-            this.pull_all(&mut client, options, report, progress)
+            this.push_all(client, report, progress)?;
+            if wipe {
+                // Everything this tablet held is on the server now: delete it here.
+                this.wipe(client, report.pushed)?;
+                report.wiped = true;
+                return Ok(());
+            }
+            if resync {
+                report.resync = Some(this.resync(client, options, report, progress)?);
+            }
+            this.pull_all(client, options, report, progress)
         };
-        match exchange(self, &mut report) {
+        match exchange(self, report) {
             // Refused at the first push or pull: the server lost history this device saw.
             Err(FieldError::Server(e)) if e.code == ErrorCode::TimelineChanged => {
                 self.reset_timeline(hello.epoch)?;
                 report.timeline_reset = true;
-                exchange(self, &mut report)?;
+                exchange(self, report)?;
             }
             other => other?,
         }
-        self.conn.execute(
-            "UPDATE sync_state SET last_sync_at = ?1",
-            [self.now().to_rfc3339()],
-        )?;
-        report.traffic = client.traffic;
-        Ok(report)
+        if !report.wiped {
+            self.conn.execute(
+                "UPDATE sync_state SET last_sync_at = ?1",
+                [self.now().to_rfc3339()],
+            )?;
+        }
+        Ok(())
     }
 
     fn read_sync_state(&self) -> Result<Option<SyncState>> {
         let row = self
             .conn
             .query_row(
-                "SELECT server, credential, epoch, cursor_seq, cursor_token FROM sync_state",
+                "SELECT server, credential, epoch, cursor_seq, cursor_token, forms_seen,
+                        last_report, wiped
+                 FROM sync_state",
                 [],
                 |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
+                    Ok(SyncState {
+                        server: r.get(0)?,
+                        credential: r.get(1)?,
+                        epoch: r
+                            .get::<_, Option<String>>(2)?
+                            .and_then(|e| Uuid::parse_str(&e).ok()),
+                        cursor: Cursor {
+                            seq: r.get::<_, i64>(3)? as u64,
+                            token: r.get::<_, i64>(4)? as u64,
+                        },
+                        forms_seen: r.get::<_, i64>(5)?.unsigned_abs(),
+                        // A report this version cannot read is simply not told.
+                        last_report: r
+                            .get::<_, Option<String>>(6)?
+                            .and_then(|j| serde_json::from_str(&j).ok()),
+                        wiped: r.get(7)?,
+                    })
                 },
             )
             .optional()?;
-        Ok(
-            row.map(|(server, credential, epoch, seq, token)| SyncState {
-                server,
-                credential,
-                epoch: epoch.and_then(|e| Uuid::parse_str(&e).ok()),
-                cursor: Cursor {
-                    seq: seq as u64,
-                    token: token as u64,
-                },
-            }),
-        )
+        Ok(row)
     }
 
     /// The server is not the one whose history this device followed (another database, or
@@ -233,10 +313,13 @@ impl Replica {
         let (first, device) = (self.next_change_seq, self.device().number);
         let tx = self.conn.transaction()?;
         let queued = outbox::queue_own_records(&tx, device, first)?;
+        // A resync's staged pull belongs to the old history too.
         tx.execute(
-            "UPDATE sync_state SET cursor_seq = 0, cursor_token = 0, epoch = ?1",
+            "UPDATE sync_state SET cursor_seq = 0, cursor_token = 0, epoch = ?1,
+                    stage_seq = NULL, stage_token = NULL",
             [epoch.to_string()],
         )?;
+        tx.execute("DELETE FROM resync_stage", [])?;
         tx.commit()?;
         self.next_change_seq = first + queued as i64;
         Ok(())

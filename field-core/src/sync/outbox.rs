@@ -158,6 +158,16 @@ pub(crate) fn queue_own_records(tx: &Transaction<'_>, device: u32, first_seq: i6
     Ok(queued)
 }
 
+/// Referrals waiting to be pushed: the health office shows a tablet holding one first.
+pub(super) fn pending_referrals(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM outbox WHERE kind = ?1",
+        [RecordKind::Referral.code()],
+        |r| r.get(0),
+    )?;
+    Ok(n.unsigned_abs())
+}
+
 #[cfg(test)]
 mod tests {
     use cageur_protocol::RecordState;

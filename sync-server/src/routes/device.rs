@@ -1,23 +1,28 @@
-//! The device endpoints: enroll, hello, push, pull.
+//! The device endpoints: enroll, hello, push, pull, and the reports of commands carried out
+//! (resynced, wiped).
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use cageur_protocol::sync::{
-    EnrollRequest, EnrollResponse, ErrorCode, HelloRequest, HelloResponse, PullRequest,
-    PullResponse, PushRequest, PushResponse, WireRecord,
+    Ack, EnrollRequest, EnrollResponse, ErrorCode, HelloRequest, HelloRequestV2, HelloResponse,
+    HelloResponseV2, MAX_FORMS_PER_HELLO, PullRequest, PullResponse, PushRequest, PushResponse,
+    ResyncedRequest, WipedRequest, WireRecord,
 };
 
+use super::Protocol;
 use crate::auth::DeviceCaller;
-use crate::body::{SyncBody, SyncReply};
+use crate::body::{RawSyncBody, SyncBody, SyncReply, decode};
 use crate::error::{ApiError, ApiResult};
 use crate::schema_support::{check_can_read, check_schema};
 use crate::state::AppState;
-use crate::store::{DeviceReport, prepare_push};
+use crate::store::admin::{self, HelloExtras};
+use crate::store::{DeviceReport, now_secs, prepare_push};
 
 pub async fn enroll(
     State(state): State<Arc<AppState>>,
-    SyncBody(req): SyncBody<EnrollRequest>,
+    SyncBody(req, _): SyncBody<EnrollRequest>,
 ) -> ApiResult<SyncReply<EnrollResponse>> {
     check_schema(req.schema)?;
     if req.code.len() > 64 || req.app_version.len() > 64 {
@@ -45,38 +50,128 @@ pub async fn enroll(
     }))
 }
 
+/// The hello, answered in the protocol it was asked in: a protocol-1 app gets the first
+/// hello's answer, a protocol-2 app also reports its previous sync and receives new forms.
 pub async fn hello(
     State(state): State<Arc<AppState>>,
+    Extension(Protocol(protocol)): Extension<Protocol>,
     DeviceCaller(device): DeviceCaller,
-    SyncBody(req): SyncBody<HelloRequest>,
-) -> ApiResult<SyncReply<HelloResponse>> {
-    if req.app_version.len() > 64 {
+    RawSyncBody(body): RawSyncBody,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (report, extras, forms_seen) = if protocol >= 2 {
+        let req: HelloRequestV2 = decode(&body)?;
+        let extras = HelloExtras {
+            protocol,
+            pending_referrals: req.pending_referrals,
+            previous: req.previous,
+        };
+        (
+            report_of(req.app_version, req.schema, req.pending, req.pending_urgent)?,
+            Some(extras),
+            Some(req.forms_seen),
+        )
+    } else {
+        let req: HelloRequest = decode(&body)?;
+        let extras = HelloExtras {
+            protocol,
+            ..HelloExtras::default()
+        };
+        (
+            report_of(req.app_version, req.schema, req.pending, req.pending_urgent)?,
+            Some(extras),
+            None,
+        )
+    };
+    let id = device.id;
+    let (seq, forms) = state
+        .blocking(move |s| {
+            let seq = s.hello(id, &report, extras.as_ref())?;
+            let forms = match forms_seen {
+                Some(seen) => {
+                    admin::read(s, |tx| admin::forms_after(tx, seen, MAX_FORMS_PER_HELLO))?
+                }
+                None => Vec::new(),
+            };
+            Ok((seq, forms))
+        })
+        .await?;
+    let (epoch, commands) = (state.store.epoch(), device.commands());
+    Ok(match forms_seen {
+        Some(_) => SyncReply(HelloResponseV2 {
+            epoch,
+            seq,
+            commands,
+            forms,
+        })
+        .into_response(),
+        None => SyncReply(HelloResponse {
+            epoch,
+            seq,
+            commands,
+        })
+        .into_response(),
+    })
+}
+
+fn report_of(
+    app_version: String,
+    schema: u32,
+    pending: u64,
+    pending_urgent: u64,
+) -> ApiResult<DeviceReport> {
+    if app_version.len() > 64 {
         return Err(ApiError::new(
             ErrorCode::BadRequest,
             "app_version is at most 64 characters",
         ));
     }
-    let report = DeviceReport {
-        app_version: req.app_version,
-        schema: req.schema,
-        pending: req.pending,
-        pending_urgent: req.pending_urgent,
-    };
-    let id = device.id;
-    let seq = state.blocking(move |s| s.hello(id, &report)).await?;
-    Ok(SyncReply(HelloResponse {
-        epoch: state.store.epoch(),
-        seq,
-        commands: device.commands(),
-    }))
+    Ok(DeviceReport {
+        app_version,
+        schema,
+        pending,
+        pending_urgent,
+    })
 }
 
+/// A push. A device revoked as stolen has its push held for review, not merged (and never
+/// pulled by anyone): it is acknowledged all the same, so that the tablet wipes.
 pub async fn push(
     State(state): State<Arc<AppState>>,
     DeviceCaller(device): DeviceCaller,
-    SyncBody(req): SyncBody<PushRequest>,
+    SyncBody(req, body): SyncBody<PushRequest>,
 ) -> ApiResult<SyncReply<PushResponse>> {
     check_schema(req.schema)?;
+    if device.stolen {
+        let accepted: Vec<i64> = req.groups.iter().map(|g| g.change_seq).collect();
+        let records: usize = req.groups.iter().map(|g| g.records.len()).sum();
+        let id = device.id;
+        let seq = state
+            .blocking(move |s| {
+                admin::write(s, |tx| {
+                    let now = now_secs();
+                    admin::hold_push(tx, id, records as u64, body.to_vec(), now)?;
+                    admin::audit(
+                        tx,
+                        &format!("device {id}"),
+                        "held_push",
+                        Some(id),
+                        None,
+                        &format!("{records} records held for review (revoked as stolen)"),
+                        now,
+                    )
+                })?;
+                s.newest_seq()
+            })
+            .await?;
+        tracing::warn!(device = id, records, "push of a stolen device held");
+        return Ok(SyncReply(PushResponse {
+            epoch: state.store.epoch(),
+            accepted,
+            unchanged: 0,
+            seq,
+        }));
+    }
     let push = prepare_push(req)?;
     let records: usize = push.groups.iter().map(|g| g.records.len()).sum();
     let id = device.id;
@@ -99,9 +194,10 @@ pub async fn push(
 
 pub async fn pull(
     State(state): State<Arc<AppState>>,
-    DeviceCaller(device): DeviceCaller,
-    SyncBody(req): SyncBody<PullRequest>,
+    caller: DeviceCaller,
+    SyncBody(req, _): SyncBody<PullRequest>,
 ) -> ApiResult<SyncReply<PullResponse>> {
+    let device = caller.active()?;
     check_can_read(device.schema)?;
     let id = device.id;
     let page = state
@@ -127,4 +223,72 @@ pub async fn pull(
         next: page.next,
         remaining: page.remaining,
     }))
+}
+
+/// The device rebuilt its replica from the server, as a resync asked.
+pub async fn resynced(
+    State(state): State<Arc<AppState>>,
+    caller: DeviceCaller,
+    SyncBody(req, _): SyncBody<ResyncedRequest>,
+) -> ApiResult<SyncReply<Ack>> {
+    let device = caller.active()?;
+    let id = device.id;
+    state
+        .blocking(move |s| {
+            admin::write(s, |tx| {
+                let now = now_secs();
+                if admin::resync_done(tx, id, now)? {
+                    admin::audit(
+                        tx,
+                        &format!("device {id}"),
+                        "resync_done",
+                        Some(id),
+                        Some(&device.puskesmas),
+                        &format!(
+                            "replica rebuilt: {} records; {} set aside on the tablet",
+                            req.records, req.set_aside
+                        ),
+                        now,
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(device = id, "resync done");
+    Ok(SyncReply(Ack {}))
+}
+
+/// The device deleted its local data, as its revocation asked.
+pub async fn wiped(
+    State(state): State<Arc<AppState>>,
+    DeviceCaller(device): DeviceCaller,
+    SyncBody(req, _): SyncBody<WipedRequest>,
+) -> ApiResult<SyncReply<Ack>> {
+    if !device.wipe_pending() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this device was not asked to wipe its data",
+        ));
+    }
+    let id = device.id;
+    state
+        .blocking(move |s| {
+            admin::write(s, |tx| {
+                let now = now_secs();
+                admin::wiped(tx, id, now)?;
+                admin::audit(
+                    tx,
+                    &format!("device {id}"),
+                    "wiped",
+                    Some(id),
+                    Some(&device.puskesmas),
+                    &format!("local data deleted after pushing {} records", req.pushed),
+                    now,
+                )
+            })
+        })
+        .await?;
+    tracing::info!(device = id, "device wiped");
+    Ok(SyncReply(Ack {}))
 }

@@ -26,13 +26,27 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/hello", post(device::hello))
         .route("/push", post(device::push))
         .route("/pull", post(device::pull))
+        .route("/resynced", post(device::resynced))
+        .route("/wiped", post(device::wiped))
         .layer(middleware::from_fn(check_protocol));
     let admin = Router::new()
         .route("/puskesmas", post(admin::add_puskesmas))
         .route("/teams", post(admin::add_team))
         .route("/devices", get(admin::list_devices))
         .route("/devices/enroll", post(admin::enroll_device))
+        .route("/devices/{id}", get(admin::device_show))
         .route("/devices/{id}/revoke", post(admin::revoke_device))
+        .route("/devices/{id}/resync", post(admin::request_resync))
+        .route("/devices/{id}/replace", post(admin::replace_device))
+        .route("/devices/{id}/salvage", post(admin::salvage))
+        .route("/devices/{id}/held", get(admin::device_held))
+        .route("/devices/{id}/held/accept", post(admin::accept_held))
+        .route("/status", get(admin::status))
+        .route("/audit", get(admin::audit))
+        .route("/forms", get(admin::list_forms).post(admin::publish_form))
+        .route("/digests", get(admin::digests))
+        .route("/records", post(admin::records))
+        .route("/conflicts", get(admin::conflicts))
         .route("/export", get(admin::export));
     Router::new()
         .route("/health", get(health))
@@ -51,13 +65,17 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiEr
         "epoch": state.store.epoch(),
         "seq": seq,
         "protocol": PROTOCOL_VERSION,
-        "store": "sqlite",
+        "store": state.store.kind(),
     })))
 }
 
+/// The sync protocol version a request speaks (checked by [`check_protocol`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocol(pub u16);
+
 /// Refuses a client that speaks a protocol this server does not, with a message that tells
-/// it to update, before anything else is read.
-async fn check_protocol(req: Request, next: Next) -> Result<Response, ApiError> {
+/// it to update, before anything else is read; passes the version on to the handler.
+async fn check_protocol(mut req: Request, next: Next) -> Result<Response, ApiError> {
     let version = req
         .headers()
         .get(PROTOCOL_HEADER)
@@ -65,6 +83,7 @@ async fn check_protocol(req: Request, next: Next) -> Result<Response, ApiError> 
         .and_then(|v| v.trim().parse::<u16>().ok());
     match version {
         Some(v) if (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&v) => {
+            req.extensions_mut().insert(Protocol(v));
             Ok(next.run(req).await)
         }
         Some(v) => Err(ApiError::new(

@@ -12,10 +12,12 @@
 //! A record also remembers the device whose own state it is (`echo`): the device that pushed
 //! it while holding everything the store had of it. That device is not sent it back.
 
+pub mod admin;
 mod pg;
 mod pull;
 mod push;
 mod records;
+pub mod sql;
 mod sqlite;
 mod sqlite_schema;
 mod tokens;
@@ -25,6 +27,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use cageur_model::RecordKind;
+use cageur_model::forms::FormRegistry;
 use cageur_protocol::DeviceNumber;
 use cageur_protocol::sync::{Command, Cursor, ErrorBody, ErrorCode};
 use serde::Serialize;
@@ -44,12 +47,24 @@ pub trait Store: Debug + Send + Sync {
     /// The database's identity, drawn when it was created. A restored backup keeps it, which
     /// is why cursors also carry a per-sequence token.
     fn epoch(&self) -> Uuid;
+    /// Which store this is: `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
     /// The newest sequence number given out.
     fn newest_seq(&self) -> StoreResult<u64>;
-    /// A new admin credential; only its hash is kept.
-    fn create_admin_token(&self) -> StoreResult<Secret>;
-    /// Whether `token` is an admin credential.
-    fn is_admin(&self, token: &str) -> StoreResult<bool>;
+    /// Runs `f` in one read transaction, for the statements written once for both stores
+    /// (`store::admin`; use [`admin::read`]).
+    fn read_sql(
+        &self,
+        f: &mut dyn FnMut(&mut dyn sql::SqlTx) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+    /// Runs `f` in one write transaction, committed only if it succeeds (use
+    /// [`admin::write`]).
+    fn write_sql(
+        &self,
+        f: &mut dyn FnMut(&mut dyn sql::SqlTx) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+    /// Bytes the store's database takes.
+    fn size_bytes(&self) -> StoreResult<u64>;
     /// Registers a puskesmas.
     fn add_puskesmas(&self, code: &str, name: &str) -> StoreResult<Unit>;
     /// Registers a team of a puskesmas.
@@ -62,10 +77,14 @@ pub trait Store: Debug + Send + Sync {
     fn device_by_credential(&self, credential: &str) -> StoreResult<Option<DeviceRow>>;
     /// Every device, by id.
     fn devices(&self) -> StoreResult<Vec<DeviceRow>>;
-    /// Revokes a device: every later request of it is refused.
-    fn revoke(&self, device: DeviceNumber, wipe: bool) -> StoreResult<DeviceRow>;
-    /// Records what a device reported at the start of a sync; returns the newest sequence.
-    fn hello(&self, device: DeviceNumber, report: &DeviceReport) -> StoreResult<u64>;
+    /// Records what a device reported at the start of a sync (with a protocol-2 hello's
+    /// extras, and the previous sync it reports); returns the newest sequence.
+    fn hello(
+        &self,
+        device: DeviceNumber,
+        report: &DeviceReport,
+        extras: Option<&admin::HelloExtras>,
+    ) -> StoreResult<u64>;
     /// Merges a device's push, whole or not at all, and commits it durably before returning.
     fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome>;
     /// The next page of a device's scope after `cursor`; when it is the last, the device's
@@ -77,8 +96,9 @@ pub trait Store: Debug + Send + Sync {
         max_bytes: Option<u32>,
     ) -> StoreResult<PullPage>;
     /// Writes a puskesmas's records as the canonical export, the same bytes a device that
-    /// holds exactly this scope prints with `cageur-field export`.
-    fn export(&self, puskesmas: &str, out: &mut dyn Write) -> StoreResult<()>;
+    /// holds exactly this scope (and knows the same `forms`) prints with `cageur-field export`.
+    fn export(&self, puskesmas: &str, forms: &FormRegistry, out: &mut dyn Write)
+    -> StoreResult<()>;
 }
 
 /// Why a store operation failed.
@@ -110,7 +130,7 @@ impl From<rusqlite::Error> for StoreError {
 /// The columns of a [`DeviceRow`], in its order, for both stores.
 pub(crate) const DEVICE_COLUMNS: &str = "id, puskesmas, team, enrolled_at, revoked_at, wipe,
     resync_requested_at, app_version, schema_version, pending, pending_urgent, last_seen_at,
-    last_sync_at, cursor_seq";
+    last_sync_at, cursor_seq, stolen, wiped_at";
 
 /// A unit (puskesmas, team) registered twice.
 pub(crate) fn already_registered(what: &str, code: &str) -> StoreError {
@@ -180,9 +200,19 @@ pub struct DeviceRow {
     pub last_sync_at: Option<i64>,
     /// The sequence the device last pulled up to.
     pub cursor: u64,
+    /// Revoked as stolen: its pushes are held for review.
+    pub stolen: bool,
+    /// When it reported its local data deleted.
+    pub wiped_at: Option<i64>,
 }
 
 impl DeviceRow {
+    /// A revoked device told to wipe that has not done so yet: it may still say hello and
+    /// push what it holds (then wipe), and nothing else.
+    pub fn wipe_pending(&self) -> bool {
+        self.revoked_at.is_some() && self.wipe && self.wiped_at.is_none()
+    }
+
     /// What the device must do on its next contact.
     pub fn commands(&self) -> Vec<Command> {
         let mut out = Vec::new();
@@ -276,6 +306,6 @@ impl Unit {
 }
 
 /// Seconds since the Unix epoch, as the store keeps times.
-pub(crate) fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }

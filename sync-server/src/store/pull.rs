@@ -125,3 +125,14 @@ fn pulled(row: ScopeRow) -> StoreResult<PulledRecord> {
         state: row.state,
     })
 }
+
+/// The device whose own records (echoes) a pull leaves out: none while the device rebuilds
+/// its replica, since a resync needs every record of the scope, its own included. (Device
+/// numbers start at 1, so 0 is nobody's.)
+pub(crate) fn echoes_left_out_for(device: &super::DeviceRow) -> u32 {
+    if device.resync_requested_at.is_some() {
+        0
+    } else {
+        device.id
+    }
+}

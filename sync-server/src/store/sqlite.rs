@@ -12,12 +12,14 @@ use std::time::Duration;
 use cageur_model::RecordKind;
 use cageur_model::forms::FormRegistry;
 use cageur_protocol::DeviceNumber;
-use cageur_protocol::sync::{Cursor, ErrorCode};
+use cageur_protocol::sync::Cursor;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::pull::{PullTx, ScopeRow, Timeline, build_page, page_budget};
+use super::admin::{self, HelloExtras};
+use super::pull::{PullTx, ScopeRow, Timeline, build_page, echoes_left_out_for, page_budget};
 use super::push::{PushTx, PushWrites, Stored, apply_push};
+use super::sql::{SqlTx, SqliteSql};
 use super::{
     DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, PreparedPush,
     PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
@@ -97,32 +99,27 @@ impl Store for SqliteStore {
         self.epoch
     }
 
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn newest_seq(&self) -> StoreResult<u64> {
         self.read(newest_seq)
     }
 
-    fn create_admin_token(&self) -> StoreResult<Secret> {
-        let secret = Secret::admin();
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO admin_tokens (hash, created_at) VALUES (?1, ?2)",
-                params![hash_secret(&secret.0), now_secs()],
-            )?;
-            Ok(())
-        })?;
-        Ok(secret)
+    fn read_sql(&self, f: &mut dyn FnMut(&mut dyn SqlTx) -> StoreResult<()>) -> StoreResult<()> {
+        self.read(|tx| f(&mut SqliteSql(tx)))
     }
 
-    fn is_admin(&self, token: &str) -> StoreResult<bool> {
+    fn write_sql(&self, f: &mut dyn FnMut(&mut dyn SqlTx) -> StoreResult<()>) -> StoreResult<()> {
+        self.write(|tx| f(&mut SqliteSql(tx)))
+    }
+
+    fn size_bytes(&self) -> StoreResult<u64> {
         self.read(|tx| {
-            Ok(tx
-                .query_row(
-                    "SELECT 1 FROM admin_tokens WHERE hash = ?1",
-                    [hash_secret(token)],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some())
+            let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let size: i64 = tx.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok((pages * size).unsigned_abs())
         })
     }
 
@@ -222,6 +219,7 @@ impl Store for SqliteStore {
                 "UPDATE enrollments SET used_at = ?1, device = ?2 WHERE code_hash = ?3",
                 params![now, device, hash_secret(code)],
             )?;
+            admin::link_replacement(&mut SqliteSql(tx), hash_secret(code), device)?;
             Ok(Enrolled {
                 device,
                 credential: credential.0.clone(),
@@ -252,29 +250,16 @@ impl Store for SqliteStore {
         })
     }
 
-    fn revoke(&self, device: DeviceNumber, wipe: bool) -> StoreResult<DeviceRow> {
+    fn hello(
+        &self,
+        device: DeviceNumber,
+        report: &DeviceReport,
+        extras: Option<&HelloExtras>,
+    ) -> StoreResult<u64> {
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE devices SET revoked_at = coalesce(revoked_at, ?1), wipe = wipe OR ?2
-                 WHERE id = ?3",
-                params![now_secs(), wipe, device],
-            )?;
-            if n == 0 {
-                return Err(StoreError::refused(
-                    ErrorCode::NotFound,
-                    format!("no device {device}"),
-                ));
+            if let Some(extras) = extras {
+                admin::hello_extras(&mut SqliteSql(tx), device, extras, now_secs())?;
             }
-            Ok(tx.query_row(
-                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
-                [device],
-                device_row,
-            )?)
-        })
-    }
-
-    fn hello(&self, device: DeviceNumber, report: &DeviceReport) -> StoreResult<u64> {
-        self.write(|tx| {
             tx.execute(
                 "UPDATE devices SET app_version = ?1, schema_version = ?2, pending = ?3,
                         pending_urgent = ?4, last_seen_at = ?5 WHERE id = ?6",
@@ -306,7 +291,7 @@ impl Store for SqliteStore {
             build_page(
                 &mut SqliteTx(tx),
                 &device.puskesmas,
-                device.id,
+                echoes_left_out_for(device),
                 cursor,
                 budget,
             )
@@ -324,13 +309,17 @@ impl Store for SqliteStore {
         Ok(page)
     }
 
-    fn export(&self, puskesmas: &str, out: &mut dyn Write) -> StoreResult<()> {
-        let forms = FormRegistry::with_builtins();
+    fn export(
+        &self,
+        puskesmas: &str,
+        forms: &FormRegistry,
+        out: &mut dyn Write,
+    ) -> StoreResult<()> {
         self.read(|tx| {
             let mut stmt = tx.prepare(
                 "SELECT id, state FROM records WHERE puskesmas = ?1 AND kind = ?2 ORDER BY id",
             )?;
-            field_core::write_export(out, &forms, |kind, emit| {
+            field_core::write_export(out, forms, |kind, emit| {
                 let mut rows = stmt.query(params![puskesmas, kind.code()])?;
                 while let Some(row) = rows.next()? {
                     let id: Vec<u8> = row.get(0)?;
@@ -525,5 +514,7 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
         last_seen_at: r.get(11)?,
         last_sync_at: r.get(12)?,
         cursor: r.get::<_, i64>(13)?.unsigned_abs(),
+        stolen: r.get(14)?,
+        wiped_at: r.get(15)?,
     })
 }

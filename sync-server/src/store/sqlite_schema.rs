@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{StoreError, StoreResult};
 
 /// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this code writes.
 pub const SERVER_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -104,6 +104,65 @@ CREATE TABLE group_members (
 const V3: &str = r#"
 CREATE INDEX records_scope_echo ON records (puskesmas, seq, echo);
 DROP INDEX records_scope;
+"#;
+
+/// The admin re-sync tool: named admin credentials and an audit log of what they did; each
+/// device's revocation mode, resync completion, replacement and reports; the history of its
+/// syncs as it reported them; published forms; pushes of stolen devices held for review.
+/// Flags are integers 0/1 here and in PostgreSQL alike, so the admin queries are written once
+/// (`store/admin.rs`).
+const V4: &str = r#"
+ALTER TABLE admin_tokens ADD COLUMN name TEXT NOT NULL DEFAULT 'admin';
+ALTER TABLE devices ADD COLUMN stolen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN wiped_at INTEGER;
+ALTER TABLE devices ADD COLUMN resync_done_at INTEGER;
+ALTER TABLE devices ADD COLUMN replaced_by INTEGER;
+ALTER TABLE devices ADD COLUMN protocol INTEGER;
+ALTER TABLE devices ADD COLUMN pending_referrals INTEGER;
+ALTER TABLE enrollments ADD COLUMN replaces INTEGER;
+
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    device    INTEGER,
+    puskesmas TEXT,
+    detail    TEXT NOT NULL
+);
+CREATE INDEX audit_device ON audit (device, id);
+
+CREATE TABLE sync_log (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    device     INTEGER NOT NULL REFERENCES devices (id),
+    at         INTEGER NOT NULL,
+    pushed     INTEGER NOT NULL,
+    pulled     INTEGER NOT NULL,
+    bytes_up   INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    finished   INTEGER NOT NULL,
+    error      TEXT
+);
+CREATE INDEX sync_log_device ON sync_log (device, id);
+
+CREATE TABLE forms (
+    number       INTEGER PRIMARY KEY AUTOINCREMENT,
+    form_id      TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    definition   TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    published_by TEXT NOT NULL,
+    UNIQUE (form_id, version)
+);
+
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    device      INTEGER NOT NULL REFERENCES devices (id),
+    received_at INTEGER NOT NULL,
+    records     INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    accepted_at INTEGER
+);
 "#;
 
 /// Brings the database to [`SERVER_SCHEMA_VERSION`]; refuses a newer one untouched.

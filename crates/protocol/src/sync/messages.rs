@@ -1,5 +1,7 @@
-//! The messages of protocol v1. Every field is documented with what the receiver does with
-//! it; docs/protocol.md shows an example of each.
+//! The messages of the sync protocol. Every field is documented with what the receiver does
+//! with it; docs/protocol.md shows an example of each. Protocol 2 changed only the hello
+//! ([`HelloRequestV2`], [`HelloResponseV2`]) and added `/v1/resynced` and `/v1/wiped`; the
+//! other messages are the same in both, so a tablet of protocol 1 keeps pushing and pulling.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -102,6 +104,93 @@ pub struct HelloResponse {
     /// What the device must do in this sync.
     pub commands: Vec<Command>,
 }
+
+/// How a device's previous sync went, as the device saw it: reported in its next hello, for
+/// the health office's sync history (a connection cut mid-sync is known only to the device).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSummary {
+    /// Records pushed and acknowledged.
+    pub pushed: u64,
+    /// Records received.
+    pub pulled: u64,
+    /// Compressed bytes sent.
+    pub bytes_up: u64,
+    /// Compressed bytes received.
+    pub bytes_down: u64,
+    /// Whether it ran to the end.
+    pub finished: bool,
+    /// Why it stopped, when it did not finish (at most [`MAX_ERROR_CHARS`] characters;
+    /// never personal data: network and server errors only).
+    pub error: Option<String>,
+}
+
+/// Longest error text a [`SyncSummary`] carries.
+pub const MAX_ERROR_CHARS: usize = 200;
+
+/// `POST /v1/hello` in protocol 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloRequestV2 {
+    /// The app's version.
+    pub app_version: String,
+    /// The record schema the app speaks.
+    pub schema: u32,
+    /// Records waiting to be pushed.
+    pub pending: u64,
+    /// Of those, referrals and visits with a danger sign.
+    pub pending_urgent: u64,
+    /// Of those, referrals: a tablet holding an unsent referral is shown first.
+    pub pending_referrals: u64,
+    /// The number of the newest form the health office published that this device holds
+    /// (0: none); the answer carries the ones after it.
+    pub forms_seen: u64,
+    /// The previous sync, as this device saw it (`None` before its first).
+    pub previous: Option<SyncSummary>,
+}
+
+/// A screening form version the health office published, as devices receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedForm {
+    /// Publication number, increasing: the device keeps the newest it holds.
+    pub number: u64,
+    /// The `FormDefinition` as JSON.
+    pub definition: String,
+}
+
+/// The answer to [`HelloRequestV2`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloResponseV2 {
+    /// The server database's identity.
+    pub epoch: Uuid,
+    /// The server's newest sequence.
+    pub seq: u64,
+    /// What the device must do in this sync.
+    pub commands: Vec<Command>,
+    /// Forms published after the request's `forms_seen`, oldest first (at most
+    /// [`super::MAX_FORMS_PER_HELLO`]; the next hello brings the rest).
+    pub forms: Vec<PublishedForm>,
+}
+
+/// `POST /v1/resynced` (protocol 2): the device rebuilt its replica from the server, as the
+/// resync requested at `requested_at` asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResyncedRequest {
+    /// Records the rebuilt replica holds.
+    pub records: u64,
+    /// Records the device held that the server's scope does not (set aside on the device,
+    /// not deleted).
+    pub set_aside: u64,
+}
+
+/// `POST /v1/wiped` (protocol 2): the device deleted its local data, as its revocation asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WipedRequest {
+    /// Records it had pushed before wiping, in the sync that wiped it.
+    pub pushed: u64,
+}
+
+/// The answer to a report that needs none but its acknowledgement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {}
 
 /// `POST /v1/push`: records changed on the device, grouped by user action, most urgent first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The sync protocol, version 1: the messages a device and the server exchange, their binary
+//! The sync protocol (versions 1 and 2): the messages a device and the server exchange, their binary
 //! body format, limits and error codes. docs/protocol.md describes the exchange with an
 //! example of every message.
 //!
@@ -15,12 +15,20 @@ mod messages;
 pub use body::{BodyError, decode_body, encode_body};
 pub use error::{ErrorBody, ErrorCode};
 pub use messages::{
-    ChangeGroup, Command, Cursor, EnrollRequest, EnrollResponse, HelloRequest, HelloResponse,
-    PullRequest, PullResponse, PushRequest, PushResponse, WireRecord,
+    Ack, ChangeGroup, Command, Cursor, EnrollRequest, EnrollResponse, HelloRequest, HelloRequestV2,
+    HelloResponse, HelloResponseV2, MAX_ERROR_CHARS, PublishedForm, PullRequest, PullResponse,
+    PushRequest, PushResponse, ResyncedRequest, SyncSummary, WipedRequest, WireRecord,
 };
 
 /// The protocol version this code speaks, sent in [`PROTOCOL_HEADER`] on every request.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// - 1: the first release.
+/// - 2: the hello reports the previous sync and the forms the device holds, and answers with
+///   newly published forms; `/v1/resynced` and `/v1/wiped` report commands carried out.
+pub const PROTOCOL_VERSION: u16 = 2;
+
+/// Most published forms one hello answer carries.
+pub const MAX_FORMS_PER_HELLO: usize = 32;
 
 /// Oldest protocol version the server still serves.
 pub const MIN_PROTOCOL_VERSION: u16 = 1;

@@ -139,7 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync {
             page_bytes,
             attempts,
-        } => sync(&mut replica, page_bytes, attempts, json_out)?,
+        } => sync(&mut replica, &cli.db, page_bytes, attempts, json_out)?,
         Command::Worker(WorkerCommand::Set { id, name, role }) => {
             let role = Role::parse(&role).map_err(|e| e.within("role"))?;
             replica.set_worker(&Worker { id, name, role })?;
@@ -565,6 +565,7 @@ fn worklist(replica: &Replica, args: WorklistArgs, json_out: bool) -> anyhow::Re
 
 fn sync(
     replica: &mut Replica,
+    db: &std::path::Path,
     page_bytes: Option<u32>,
     attempts: u32,
     json_out: bool,
@@ -585,9 +586,33 @@ fn sync(
     if !json_out {
         eprintln!();
     }
+    if report.wiped {
+        // The health office revoked this tablet: its records are deleted; the file goes too
+        // (the app also destroys the key).
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = db.as_os_str().to_owned();
+            path.push(suffix);
+            let _ = std::fs::remove_file(std::path::PathBuf::from(path));
+        }
+    }
     if json_out {
         output::json(&report);
+    } else if report.wiped {
+        println!(
+            "this tablet was revoked by the health office: pushed {} records, then deleted its              data and {}",
+            report.pushed,
+            db.display()
+        );
     } else {
+        if let Some(r) = &report.resync {
+            println!(
+                "rebuilt from the server as the health office asked: {} records ({} replaced,                  {} merged with changes made here, {} set aside)",
+                r.records, r.replaced, r.merged, r.set_aside
+            );
+        }
+        if report.forms_received > 0 {
+            println!("{} new screening forms received", report.forms_received);
+        }
         println!(
             "synced in {:.1} s: pushed {}, pulled {} ({} new here); {} requests, {} bytes up, {} bytes down{}",
             started.elapsed().as_secs_f64(),

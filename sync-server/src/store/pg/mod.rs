@@ -17,13 +17,15 @@ use std::time::Duration;
 use cageur_model::RecordKind;
 use cageur_model::forms::FormRegistry;
 use cageur_protocol::DeviceNumber;
-use cageur_protocol::sync::{Cursor, ErrorCode};
+use cageur_protocol::sync::Cursor;
 use postgres::{IsolationLevel, NoTls, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use uuid::Uuid;
 
-use super::pull::{PullTx, ScopeRow, Timeline, build_page, page_budget};
+use super::admin::{self, HelloExtras};
+use super::pull::{PullTx, ScopeRow, Timeline, build_page, echoes_left_out_for, page_budget};
 use super::push::{PushTx, PushWrites, Stored, apply_push};
+use super::sql::{PgSql, SqlTx};
 use super::{
     DEVICE_COLUMNS, DeviceReport, DeviceRow, Enrolled, Enrollment, FoundEnrollment, PreparedPush,
     PullPage, PushOutcome, Secret, Store, StoreError, StoreResult, Unit, already_registered,
@@ -114,30 +116,28 @@ impl Store for PgStore {
         self.epoch
     }
 
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
     fn newest_seq(&self) -> StoreResult<u64> {
         self.read(|tx| PgTx(tx).newest_seq())
     }
 
-    fn create_admin_token(&self) -> StoreResult<Secret> {
-        let secret = Secret::admin();
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO admin_tokens (hash, created_at) VALUES ($1, $2)",
-                &[&hash_secret(&secret.0), &now_secs()],
-            )?;
-            Ok(())
-        })?;
-        Ok(secret)
+    fn read_sql(&self, f: &mut dyn FnMut(&mut dyn SqlTx) -> StoreResult<()>) -> StoreResult<()> {
+        self.read(|tx| f(&mut PgSql(tx)))
     }
 
-    fn is_admin(&self, token: &str) -> StoreResult<bool> {
+    fn write_sql(&self, f: &mut dyn FnMut(&mut dyn SqlTx) -> StoreResult<()>) -> StoreResult<()> {
+        self.write(|tx| f(&mut PgSql(tx)))
+    }
+
+    fn size_bytes(&self) -> StoreResult<u64> {
         self.read(|tx| {
-            Ok(tx
-                .query_opt(
-                    "SELECT 1 FROM admin_tokens WHERE hash = $1",
-                    &[&hash_secret(token)],
-                )?
-                .is_some())
+            let bytes: i64 = tx
+                .query_one("SELECT pg_database_size(current_database())", &[])?
+                .get(0);
+            Ok(bytes.unsigned_abs())
         })
     }
 
@@ -235,6 +235,7 @@ impl Store for PgStore {
                 "UPDATE enrollments SET used_at = $1, device = $2 WHERE code_hash = $3",
                 &[&now, &id, &code_hash],
             )?;
+            admin::link_replacement(&mut PgSql(tx), code_hash.clone(), device)?;
             Ok(Enrolled {
                 device,
                 credential: credential.0.clone(),
@@ -267,27 +268,16 @@ impl Store for PgStore {
         })
     }
 
-    fn revoke(&self, device: DeviceNumber, wipe: bool) -> StoreResult<DeviceRow> {
+    fn hello(
+        &self,
+        device: DeviceNumber,
+        report: &DeviceReport,
+        extras: Option<&HelloExtras>,
+    ) -> StoreResult<u64> {
         self.write(|tx| {
-            let row = tx.query_opt(
-                &format!(
-                    "UPDATE devices SET revoked_at = coalesce(revoked_at, $1), wipe = wipe OR $2
-                     WHERE id = $3 RETURNING {DEVICE_COLUMNS}"
-                ),
-                &[&now_secs(), &wipe, &i64::from(device)],
-            )?;
-            match row {
-                Some(row) => device_row(&row),
-                None => Err(StoreError::refused(
-                    ErrorCode::NotFound,
-                    format!("no device {device}"),
-                )),
+            if let Some(extras) = extras {
+                admin::hello_extras(&mut PgSql(tx), device, extras, now_secs())?;
             }
-        })
-    }
-
-    fn hello(&self, device: DeviceNumber, report: &DeviceReport) -> StoreResult<u64> {
-        self.write(|tx| {
             tx.execute(
                 "UPDATE devices SET app_version = $1, schema_version = $2, pending = $3,
                         pending_urgent = $4, last_seen_at = $5 WHERE id = $6",
@@ -318,8 +308,15 @@ impl Store for PgStore {
         max_bytes: Option<u32>,
     ) -> StoreResult<PullPage> {
         let budget = page_budget(max_bytes);
-        let page = self
-            .read(|tx| build_page(&mut PgTx(tx), &device.puskesmas, device.id, cursor, budget))?;
+        let page = self.read(|tx| {
+            build_page(
+                &mut PgTx(tx),
+                &device.puskesmas,
+                echoes_left_out_for(device),
+                cursor,
+                budget,
+            )
+        })?;
         if page.remaining == 0 {
             self.write(|tx| {
                 tx.execute(
@@ -333,13 +330,17 @@ impl Store for PgStore {
         Ok(page)
     }
 
-    fn export(&self, puskesmas: &str, out: &mut dyn Write) -> StoreResult<()> {
-        let forms = FormRegistry::with_builtins();
+    fn export(
+        &self,
+        puskesmas: &str,
+        forms: &FormRegistry,
+        out: &mut dyn Write,
+    ) -> StoreResult<()> {
         let io = |e: &dyn std::fmt::Display| {
             field_core::FieldError::Io(std::io::Error::other(e.to_string()))
         };
         self.read(|tx| {
-            field_core::write_export(out, &forms, |kind, emit| {
+            field_core::write_export(out, forms, |kind, emit| {
                 let portal = tx
                     .bind(
                         "SELECT id, state FROM records WHERE puskesmas = $1 AND kind = $2
@@ -600,5 +601,7 @@ fn device_row(r: &Row) -> StoreResult<DeviceRow> {
         last_seen_at: r.get(11),
         last_sync_at: r.get(12),
         cursor: r.get::<_, i64>(13).unsigned_abs(),
+        stolen: r.get::<_, i64>(14) != 0,
+        wiped_at: r.get(15),
     })
 }

@@ -7,7 +7,7 @@ use postgres::Client;
 use crate::store::{StoreError, StoreResult};
 
 /// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this code writes.
 pub const PG_SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -108,6 +108,61 @@ CREATE TABLE group_members (
 const V3: &str = r#"
 CREATE INDEX records_scope_echo ON records (puskesmas, seq, echo);
 DROP INDEX records_scope;
+"#;
+
+/// The admin re-sync tool, as in the SQLite store's V4 (flags as 0/1 integers there and here).
+const V4: &str = r#"
+ALTER TABLE admin_tokens ADD COLUMN name TEXT NOT NULL DEFAULT 'admin';
+ALTER TABLE devices ADD COLUMN stolen BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN wiped_at BIGINT;
+ALTER TABLE devices ADD COLUMN resync_done_at BIGINT;
+ALTER TABLE devices ADD COLUMN replaced_by BIGINT;
+ALTER TABLE devices ADD COLUMN protocol BIGINT;
+ALTER TABLE devices ADD COLUMN pending_referrals BIGINT;
+ALTER TABLE enrollments ADD COLUMN replaces BIGINT;
+
+CREATE TABLE audit (
+    id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at        BIGINT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    device    BIGINT,
+    puskesmas TEXT,
+    detail    TEXT NOT NULL
+);
+CREATE INDEX audit_device ON audit (device, id);
+
+CREATE TABLE sync_log (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    device     BIGINT NOT NULL REFERENCES devices (id),
+    at         BIGINT NOT NULL,
+    pushed     BIGINT NOT NULL,
+    pulled     BIGINT NOT NULL,
+    bytes_up   BIGINT NOT NULL,
+    bytes_down BIGINT NOT NULL,
+    finished   BIGINT NOT NULL,
+    error      TEXT
+);
+CREATE INDEX sync_log_device ON sync_log (device, id);
+
+CREATE TABLE forms (
+    number       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    form_id      TEXT NOT NULL,
+    version      BIGINT NOT NULL,
+    definition   TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    published_by TEXT NOT NULL,
+    UNIQUE (form_id, version)
+);
+
+CREATE TABLE quarantine (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    device      BIGINT NOT NULL REFERENCES devices (id),
+    received_at BIGINT NOT NULL,
+    records     BIGINT NOT NULL,
+    body        BYTEA NOT NULL,
+    accepted_at BIGINT
+);
 "#;
 
 /// Brings the database to [`PG_SCHEMA_VERSION`]; refuses a newer one untouched.

@@ -72,3 +72,62 @@ impl<T: Serialize> IntoResponse for SyncReply<T> {
             .into_response()
     }
 }
+
+/// A query string decoded as `T`; a bad one is a JSON error naming what is wrong, like
+/// every other refusal.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError(ErrorBody::new(ErrorCode::BadRequest, e.body_text()).at("query")))
+    }
+}
+
+/// A JSON body decoded as `T`; a bad one is a JSON error naming what is wrong.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| Json(j.0))
+            .map_err(|e| {
+                let code = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ErrorCode::TooLarge
+                } else {
+                    ErrorCode::BadRequest
+                };
+                ApiError(ErrorBody::new(code, e.body_text()).at("body"))
+            })
+    }
+}
+
+/// A path parameter decoded as `T` (a device number); a bad one is a JSON error.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ApiError(ErrorBody::new(ErrorCode::BadRequest, e.body_text()).at("path")))
+    }
+}

@@ -134,7 +134,9 @@ fn a_resync_pull_includes_the_devices_own_records_until_done(store: &dyn Store) 
     two_puskesmas(store);
     let tablet = device(store, TEAM1);
     let own = family(P1, tablet.id, 1);
-    store.push(&tablet, push_of(std::slice::from_ref(&own))).unwrap();
+    store
+        .push(&tablet, push_of(std::slice::from_ref(&own)))
+        .unwrap();
     // Normally a device is not sent back what it pushed.
     assert!(
         pull_everything(store, &tablet, Cursor::default())
@@ -181,7 +183,9 @@ fn lag_counts_what_a_device_has_not_pulled(store: &dyn Store) {
         .unwrap()
     };
     let records = family(P1, writer.id, 1);
-    store.push(&writer, push_of(std::slice::from_ref(&records))).unwrap();
+    store
+        .push(&writer, push_of(std::slice::from_ref(&records)))
+        .unwrap();
     assert_eq!(lag(&reader), records.len() as u64);
     assert_eq!(lag(&writer), 0, "its own records are not counted");
     let (_, cursor) = pull_everything(store, &reader, Cursor::default());
@@ -277,7 +281,9 @@ fn scope_pages_cover_a_puskesmas_in_id_order(store: &dyn Store) {
     let a = device(store, TEAM1);
     let b = device(store, TEAM2);
     let mine: Vec<_> = (0..4).flat_map(|n| family(P1, a.id, n)).collect();
-    store.push(&a, push_of(std::slice::from_ref(&mine))).unwrap();
+    store
+        .push(&a, push_of(std::slice::from_ref(&mine)))
+        .unwrap();
     store.push(&b, push_of(&[family(P2, b.id, 9)])).unwrap();
     let mut seen = Vec::new();
     let mut after = None;

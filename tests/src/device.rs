@@ -37,11 +37,44 @@ impl Device {
         self.run(&["export"])
     }
 
+    /// Syncs and returns the outcome whatever it is: the report, or the error text.
+    pub fn try_sync(&self) -> Result<Value, String> {
+        try_field(&self.db, &["--json", "sync", "--attempts", "1"], None)
+            .map(|out| serde_json::from_str(&out).unwrap())
+    }
+
+    /// Runs one SQL batch on the tablet's file directly (to damage it as an app bug would).
+    pub fn tamper(&self, sql: &str) {
+        let conn = rusqlite_open(&self.db);
+        conn.execute_batch(sql).unwrap();
+    }
+
+    /// Copies the tablet's files (database, write-ahead log) to `to`: the file as it was.
+    pub fn copy_to(&self, to: &Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut from = self.db.as_os_str().to_owned();
+            from.push(suffix);
+            let mut dest = to.as_os_str().to_owned();
+            dest.push(suffix);
+            if std::path::Path::new(&from).exists() {
+                std::fs::copy(&from, &dest).unwrap();
+            }
+        }
+    }
+
     /// The unresolved conflicts.
     pub fn conflicts(&self) -> Vec<Value> {
         let out: Value = serde_json::from_str(&self.run(&["--json", "conflicts"])).unwrap();
         out.as_array().cloned().unwrap_or_default()
     }
+}
+
+/// Opens a tablet's SQLCipher file with the test key, for tampering.
+fn rusqlite_open(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\"", crate::KEY_HEX))
+        .unwrap();
+    conn
 }
 
 /// Enrolls a tablet through `server` (the code comes from any server: they share the store).

@@ -139,15 +139,55 @@ impl Drop for Server {
 
 /// Runs `cageur-admin` against `server`; returns stdout, or stderr as the error.
 pub fn admin(server: &Server, token: &str, args: &[&str]) -> Result<String, String> {
+    let ran = admin_at(&server.url, token, args);
+    if ran.code == 0 {
+        Ok(ran.stdout)
+    } else {
+        Err(ran.stderr)
+    }
+}
+
+/// What a command printed, and its exit code.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// The standard output as JSON (the command ran with `--json`).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs `cageur-admin` against the server at `url` (tablet files opened with [`KEY_HEX`]).
+pub fn admin_at(url: &str, token: &str, args: &[&str]) -> Ran {
     let out = Command::new(binary("cageur-admin"))
-        .args(["--server", &server.url])
+        .args(["--server", url])
         .args(args)
         .env("CAGEUR_ADMIN_TOKEN", token)
+        .env("CAGEUR_DB_KEY", KEY_HEX)
         .output()
         .expect("cageur-admin runs");
-    if out.status.success() {
-        Ok(String::from_utf8(out.stdout).expect("output is UTF-8"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("output is UTF-8"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Runs `cageur-admin --json ...`, which must succeed; its JSON answer.
+pub fn admin_json(server: &Server, token: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let ran = admin_at(&server.url, token, &all);
+    assert_eq!(
+        ran.code, 0,
+        "cageur-admin {args:?}: {}{}",
+        ran.stdout, ran.stderr
+    );
+    ran.json()
 }

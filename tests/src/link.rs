@@ -3,8 +3,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 /// A running link; its threads end when the test process does.
@@ -20,6 +20,8 @@ struct LinkState {
     /// Bytes still allowed from the server to the tablet before the link goes down.
     budget: AtomicU64,
     down: AtomicBool,
+    /// Requests to this path are cut before they reach the server.
+    refused: Mutex<Option<String>>,
 }
 
 impl Link {
@@ -30,6 +32,7 @@ impl Link {
         let state = Arc::new(LinkState {
             budget: AtomicU64::new(u64::MAX),
             down: AtomicBool::new(false),
+            refused: Mutex::new(None),
         });
         let (target, shared) = (target.to_owned(), state.clone());
         thread::spawn(move || {
@@ -57,10 +60,17 @@ impl Link {
         self.state.down.load(Ordering::SeqCst)
     }
 
+    /// Cuts every request to `path` (`/v1/push`) before the server reads it, as a link that
+    /// fails just after the hello: the tablet knows its push did not arrive.
+    pub fn refuse(&self, path: &str) {
+        *self.state.refused.lock().expect("not poisoned") = Some(format!("POST {path} "));
+    }
+
     /// Brings the link back, with no limit.
     pub fn restore(&self) {
         self.state.budget.store(u64::MAX, Ordering::SeqCst);
         self.state.down.store(false, Ordering::SeqCst);
+        *self.state.refused.lock().expect("not poisoned") = None;
     }
 }
 
@@ -69,20 +79,38 @@ fn relay(client: TcpStream, server: TcpStream, state: Arc<LinkState>) {
     let (Ok(client_read), Ok(server_write)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
-    thread::spawn(move || copy(client_read, server_write, None));
-    thread::spawn(move || copy(server, client, Some(state)));
+    let up = state.clone();
+    thread::spawn(move || copy(client_read, server_write, &up, Direction::Up));
+    thread::spawn(move || copy(server, client, &state, Direction::Down));
 }
 
-fn copy(mut from: TcpStream, mut to: TcpStream, limit: Option<Arc<LinkState>>) {
+/// Which way bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Tablet to server: refused paths are cut.
+    Up,
+    /// Server to tablet: spends the budget.
+    Down,
+}
+
+fn copy(mut from: TcpStream, mut to: TcpStream, state: &LinkState, direction: Direction) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let allowed = match &limit {
-            None => n,
-            Some(state) => take_budget(state, n),
+        let allowed = match direction {
+            Direction::Up => {
+                let refused = state.refused.lock().expect("not poisoned").clone();
+                let head = String::from_utf8_lossy(&buf[..n.min(256)]);
+                if refused.is_some_and(|r| head.starts_with(&r)) {
+                    0
+                } else {
+                    n
+                }
+            }
+            Direction::Down => take_budget(state, n),
         };
         if to.write_all(&buf[..allowed]).is_err() || allowed < n {
             break;

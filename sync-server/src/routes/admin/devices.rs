@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::Json as JsonReply;
+use axum::extract::State;
 use cageur_protocol::sync::{ErrorBody, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 use super::{code, validity};
 use crate::auth::AdminCaller;
+use crate::body::{Json, Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::fleet::{self, DeviceState, DeviceView, STALE_AFTER_DAYS};
 use crate::state::AppState;
@@ -18,28 +19,24 @@ use crate::store::admin::{self, AuditEntry, HeldPush, Revocation, SyncLogEntry};
 use crate::store::sql::SqlTx;
 use crate::store::{Enrollment, StoreResult, now_secs};
 
-/// When to look at the fleet, and what counts as stale.
-#[derive(Debug, Clone, Copy, Deserialize)]
-struct Lens {
-    /// Seconds since 1970 (default: now): `--as-of` looks at another day.
-    as_of: Option<i64>,
-    stale_days: Option<i64>,
+/// When to look at the fleet (seconds since 1970, default now: `--as-of` looks at another
+/// day), and after how many days a tablet is stale. Each query below carries both (a
+/// flattened struct would not read numbers from a query string).
+fn lens(as_of: Option<i64>, stale_days: Option<i64>) -> Result<(i64, i64), ApiError> {
+    Ok((
+        as_of.unwrap_or_else(now_secs),
+        checked_stale_days(stale_days)?,
+    ))
 }
 
-impl Lens {
-    fn now(&self) -> i64 {
-        self.as_of.unwrap_or_else(now_secs)
+fn checked_stale_days(days: Option<i64>) -> Result<i64, ApiError> {
+    let days = days.unwrap_or(STALE_AFTER_DAYS);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError(
+            ErrorBody::new(ErrorCode::BadRequest, "must be 1 to 365 days").at("stale_days"),
+        ));
     }
-
-    fn stale_days(&self) -> Result<i64, ApiError> {
-        let days = self.stale_days.unwrap_or(STALE_AFTER_DAYS);
-        if !(1..=365).contains(&days) {
-            return Err(ApiError(
-                ErrorBody::new(ErrorCode::BadRequest, "must be 1 to 365 days").at("stale_days"),
-            ));
-        }
-        Ok(days)
-    }
+    Ok(days)
 }
 
 /// Every device seen through `lens`, with its lag.
@@ -57,15 +54,15 @@ fn views(tx: &mut dyn SqlTx, now: i64, stale_days: i64) -> StoreResult<Vec<Devic
 pub struct ListQuery {
     puskesmas: Option<String>,
     state: Option<String>,
-    #[serde(flatten)]
-    lens: Lens,
+    as_of: Option<i64>,
+    stale_days: Option<i64>,
 }
 
 pub async fn list_devices(
     State(state): State<Arc<AppState>>,
     _: AdminCaller,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Vec<DeviceView>>> {
+) -> ApiResult<JsonReply<Vec<DeviceView>>> {
     let wanted = q
         .state
         .as_deref()
@@ -87,11 +84,11 @@ pub async fn list_devices(
         .as_deref()
         .map(|p| code("puskesmas", p))
         .transpose()?;
-    let (now, stale) = (q.lens.now(), q.lens.stale_days()?);
+    let (now, stale) = lens(q.as_of, q.stale_days)?;
     let all = state
         .blocking(move |s| admin::read(s, |tx| views(tx, now, stale)))
         .await?;
-    Ok(Json(
+    Ok(JsonReply(
         all.into_iter()
             .filter(|v| wanted.is_none_or(|w| v.state == w))
             .filter(|v| puskesmas.as_ref().is_none_or(|p| v.facts.puskesmas == *p))
@@ -103,8 +100,8 @@ pub async fn list_devices(
 pub struct ShowQuery {
     #[serde(default = "default_history")]
     history: u32,
-    #[serde(flatten)]
-    lens: Lens,
+    as_of: Option<i64>,
+    stale_days: Option<i64>,
 }
 
 fn default_history() -> u32 {
@@ -128,8 +125,8 @@ pub async fn device_show(
     _: AdminCaller,
     Path(id): Path<u32>,
     Query(q): Query<ShowQuery>,
-) -> ApiResult<Json<DeviceDetail>> {
-    let (now, stale) = (q.lens.now(), q.lens.stale_days()?);
+) -> ApiResult<JsonReply<DeviceDetail>> {
+    let (now, stale) = lens(q.as_of, q.stale_days)?;
     let history = q.history.clamp(1, 1000);
     let detail = state
         .blocking(move |s| {
@@ -145,15 +142,15 @@ pub async fn device_show(
             })
         })
         .await?;
-    Ok(Json(detail))
+    Ok(JsonReply(detail))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct StatusQuery {
     #[serde(default = "default_top")]
     top: usize,
-    #[serde(flatten)]
-    lens: Lens,
+    as_of: Option<i64>,
+    stale_days: Option<i64>,
 }
 
 fn default_top() -> usize {
@@ -189,8 +186,8 @@ pub async fn status(
     State(state): State<Arc<AppState>>,
     _: AdminCaller,
     Query(q): Query<StatusQuery>,
-) -> ApiResult<Json<ServiceStatus>> {
-    let (now, stale) = (q.lens.now(), q.lens.stale_days()?);
+) -> ApiResult<JsonReply<ServiceStatus>> {
+    let (now, stale) = lens(q.as_of, q.stale_days)?;
     let top = q.top.clamp(1, 1000);
     let since = now - 14 * 86_400;
     let (views, days, records, bytes, kind) = state
@@ -219,7 +216,7 @@ pub async fn status(
             changes,
         })
         .collect();
-    Ok(Json(ServiceStatus {
+    Ok(JsonReply(ServiceStatus {
         at: now,
         store: kind,
         store_bytes: bytes,
@@ -235,7 +232,7 @@ pub async fn request_resync(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Path(id): Path<u32>,
-) -> ApiResult<Json<DeviceView>> {
+) -> ApiResult<JsonReply<DeviceView>> {
     let view = state
         .blocking(move |s| {
             admin::write(s, |tx| {
@@ -259,7 +256,7 @@ pub async fn request_resync(
         })
         .await?;
     tracing::info!(device = id, "resync requested");
-    Ok(Json(view))
+    Ok(JsonReply(view))
 }
 
 pub async fn revoke_device(
@@ -267,7 +264,7 @@ pub async fn revoke_device(
     AdminCaller(actor): AdminCaller,
     Path(id): Path<u32>,
     Json(how): Json<Revocation>,
-) -> ApiResult<Json<DeviceView>> {
+) -> ApiResult<JsonReply<DeviceView>> {
     if how.stolen && !how.wipe {
         return Err(ApiError(
             ErrorBody::new(
@@ -307,7 +304,7 @@ pub async fn revoke_device(
         stolen = how.stolen,
         "device revoked"
     );
-    Ok(Json(view))
+    Ok(JsonReply(view))
 }
 
 #[derive(Debug, Deserialize)]
@@ -336,7 +333,7 @@ pub async fn replace_device(
     AdminCaller(actor): AdminCaller,
     Path(id): Path<u32>,
     Json(req): Json<Replacement>,
-) -> ApiResult<Json<Replaced>> {
+) -> ApiResult<JsonReply<Replaced>> {
     let team = code("team", &req.team)?;
     let ttl = validity(req.valid_hours)?;
     let replaced = state
@@ -384,15 +381,15 @@ pub async fn replace_device(
         })
         .await?;
     tracing::info!(device = id, "device replaced");
-    Ok(Json(replaced))
+    Ok(JsonReply(replaced))
 }
 
 pub async fn device_held(
     State(state): State<Arc<AppState>>,
     _: AdminCaller,
     Path(id): Path<u32>,
-) -> ApiResult<Json<Vec<HeldPush>>> {
-    Ok(Json(
+) -> ApiResult<JsonReply<Vec<HeldPush>>> {
+    Ok(JsonReply(
         state
             .blocking(move |s| {
                 admin::read(s, |tx| {

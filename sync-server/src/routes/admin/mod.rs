@@ -9,8 +9,8 @@ mod records;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::Json as JsonReply;
+use axum::extract::State;
 use cageur_model::area::PuskesmasCode;
 use cageur_protocol::sync::{ErrorBody, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ pub use records::{
 };
 
 use crate::auth::AdminCaller;
+use crate::body::{Json, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::admin::{self, AuditEntry};
@@ -93,9 +94,9 @@ pub async fn add_puskesmas(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Json(req): Json<NewPuskesmas>,
-) -> ApiResult<Json<Unit>> {
+) -> ApiResult<JsonReply<Unit>> {
     let (code, name) = (code("code", &req.code)?, name("name", &req.name)?);
-    Ok(Json(
+    Ok(JsonReply(
         state
             .blocking(move |s| {
                 let unit = s.add_puskesmas(&code, &name)?;
@@ -121,11 +122,11 @@ pub async fn add_team(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Json(req): Json<NewTeam>,
-) -> ApiResult<Json<Unit>> {
+) -> ApiResult<JsonReply<Unit>> {
     let team = code("code", &req.code)?;
     let puskesmas = code("puskesmas", &req.puskesmas)?;
     let name = name("name", &req.name)?;
-    Ok(Json(
+    Ok(JsonReply(
         state
             .blocking(move |s| {
                 let unit = s.add_team(&team, &puskesmas, &name)?;
@@ -151,10 +152,10 @@ pub async fn enroll_device(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Json(req): Json<NewEnrollment>,
-) -> ApiResult<Json<Enrollment>> {
+) -> ApiResult<JsonReply<Enrollment>> {
     let team = code("team", &req.team)?;
     let ttl = validity(req.valid_hours)?;
-    Ok(Json(
+    Ok(JsonReply(
         state
             .blocking(move |s| {
                 let enrollment = s.create_enrollment(&team, ttl)?;
@@ -194,10 +195,10 @@ pub async fn audit(
     State(state): State<Arc<AppState>>,
     _: AdminCaller,
     Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<AuditLog>> {
+) -> ApiResult<JsonReply<AuditLog>> {
     let limit = q.limit.clamp(1, 10_000);
     let entries = state
         .blocking(move |s| admin::read(s, |tx| admin::audit_log(tx, q.device, limit)))
         .await?;
-    Ok(Json(AuditLog { entries }))
+    Ok(JsonReply(AuditLog { entries }))
 }

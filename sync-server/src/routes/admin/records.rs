@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::Json as JsonReply;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use cageur_model::forms::{FormDefinition, FormRegistry};
@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::code;
 use crate::auth::AdminCaller;
+use crate::body::{Json, Path, Query};
 use crate::body::{RawSyncBody, decode};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -96,7 +97,7 @@ pub async fn digests(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Query(q): Query<DigestQuery>,
-) -> ApiResult<Json<DigestPage>> {
+) -> ApiResult<JsonReply<DigestPage>> {
     let puskesmas = code("puskesmas", &q.puskesmas)?;
     let limit = q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let page = state
@@ -133,7 +134,7 @@ pub async fn digests(
             Ok(DigestPage { records, next })
         })
         .await?;
-    Ok(Json(page))
+    Ok(JsonReply(page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,7 +159,7 @@ pub async fn records(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Json(q): Json<RecordsQuery>,
-) -> ApiResult<Json<Vec<ServerRecord>>> {
+) -> ApiResult<JsonReply<Vec<ServerRecord>>> {
     if q.ids.len() > 1000 {
         return Err(ApiError(
             ErrorBody::new(ErrorCode::TooLarge, "at most 1000 ids per request").at("ids"),
@@ -185,7 +186,7 @@ pub async fn records(
             })
         })
         .await?;
-    Ok(Json(found))
+    Ok(JsonReply(found))
 }
 
 /// A conflict of a record of the scope.
@@ -203,7 +204,7 @@ pub async fn conflicts(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<Vec<ScopeConflict>>> {
+) -> ApiResult<JsonReply<Vec<ScopeConflict>>> {
     let puskesmas = code("puskesmas", &q.puskesmas)?;
     let found = state
         .blocking(move |s| {
@@ -236,7 +237,7 @@ pub async fn conflicts(
             Ok(out)
         })
         .await?;
-    Ok(Json(found))
+    Ok(JsonReply(found))
 }
 
 fn conflicts_of(r: &StoredRecord, forms: &FormRegistry) -> StoreResult<Vec<ScopeConflict>> {
@@ -302,7 +303,7 @@ pub async fn salvage(
     Path(id): Path<u32>,
     Query(q): Query<SalvageQuery>,
     RawSyncBody(body): RawSyncBody,
-) -> ApiResult<Json<Merged>> {
+) -> ApiResult<JsonReply<Merged>> {
     let req: PushRequest = decode(&body)?;
     let merged = state
         .blocking(move |s| {
@@ -347,7 +348,7 @@ pub async fn salvage(
         })
         .await?;
     tracing::info!(device = id, groups = merged.groups, "salvage");
-    Ok(Json(merged))
+    Ok(JsonReply(merged))
 }
 
 /// Merges the pushes held of a stolen device, after review. Each is merged like any push,
@@ -356,7 +357,7 @@ pub async fn accept_held(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Path(id): Path<u32>,
-) -> ApiResult<Json<Merged>> {
+) -> ApiResult<JsonReply<Merged>> {
     let merged = state
         .blocking(move |s| {
             let (row, _) = device_row(s, id)?;
@@ -403,7 +404,7 @@ pub async fn accept_held(
             Ok(merged)
         })
         .await?;
-    Ok(Json(merged))
+    Ok(JsonReply(merged))
 }
 
 /// A form version as published.
@@ -423,7 +424,7 @@ pub async fn publish_form(
     State(state): State<Arc<AppState>>,
     AdminCaller(actor): AdminCaller,
     Json(json): Json<serde_json::Value>,
-) -> ApiResult<Json<FormInfo>> {
+) -> ApiResult<JsonReply<FormInfo>> {
     let def: FormDefinition = cageur_model::json::from_value(json).map_err(ApiError::from)?;
     def.check().map_err(ApiError::from)?;
     // A built-in version is published already, with every device.
@@ -452,17 +453,17 @@ pub async fn publish_form(
             })
         })
         .await?;
-    Ok(Json(info))
+    Ok(JsonReply(info))
 }
 
 pub async fn list_forms(
     State(state): State<Arc<AppState>>,
     _: AdminCaller,
-) -> ApiResult<Json<Vec<FormInfo>>> {
+) -> ApiResult<JsonReply<Vec<FormInfo>>> {
     let forms = state
         .blocking(|s| admin::read(s, |tx| admin::forms_after(tx, 0, usize::MAX / 2)))
         .await?;
-    Ok(Json(
+    Ok(JsonReply(
         forms
             .into_iter()
             .filter_map(|f| {

@@ -510,6 +510,24 @@ fn hello_records_the_report_and_returns_the_newest_sequence(store: &dyn Store) {
     assert_eq!(row.pending, Some(7));
     assert_eq!(row.pending_urgent, Some(2));
     assert!(row.last_seen_at.is_some());
+    // What a push makes durable no longer waits, as far as the server knows.
+    let records = family(P1, tablet.id, 2);
+    store.push(&tablet, push_of(std::slice::from_ref(&records))).unwrap();
+    assert_eq!(
+        reload(store, &tablet).pending,
+        Some(7 - records.len() as u64)
+    );
+    store
+        .push(
+            &tablet,
+            push_of(&[
+                family(P1, tablet.id, 3),
+                family(P1, tablet.id, 4),
+                family(P1, tablet.id, 5),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(reload(store, &tablet).pending, Some(0), "never below zero");
 }
 
 fn a_push_reaches_its_puskesmas_and_no_other(store: &dyn Store) {

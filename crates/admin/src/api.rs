@@ -61,6 +61,55 @@ impl Api {
         finish(response)
     }
 
+    /// `GET path?query`, the answer streamed into `out` with `progress(bytes so far, bytes in
+    /// all if the server said)`: for exports of a large puskesmas.
+    pub fn get_to(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        out: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(u64, Option<u64>),
+    ) -> anyhow::Result<u64> {
+        use std::io::Read;
+        let mut request = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {}", self.token));
+        for (key, value) in query {
+            request = request.query(*key, value);
+        }
+        let mut response = request
+            .call()
+            .with_context(|| format!("reaching {}", self.base))?;
+        if response.status().as_u16() != 200 {
+            finish(response)?;
+            bail!("the server refused");
+        }
+        let total = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let mut reader = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .reader();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut done = 0u64;
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .context("reading the server's answer")?;
+            if n == 0 {
+                return Ok(done);
+            }
+            out.write_all(&buf[..n]).context("writing the export")?;
+            done += n as u64;
+            progress(done, total);
+        }
+    }
+
     /// Posts a sync protocol message (postcard + zstd: record states are binary); the
     /// answer is JSON.
     pub fn post_sync<T: serde::Serialize>(

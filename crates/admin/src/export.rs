@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::ExportFormat;
 use crate::api::Api;
+use crate::{ExportFormat, progress};
 
 /// The kinds' sections, in the export's order.
 const SECTIONS: [&str; 5] = ["households", "persons", "visits", "referrals", "followups"];
@@ -29,18 +29,52 @@ fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Downloads the export into `out`, with a bar of bytes (the scope of a puskesmas is tens of
+/// megabytes).
+fn download(api: &Api, puskesmas: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let bar = progress::bytes_bar(json, "exporting");
+    api.get_to(
+        "/admin/v1/export",
+        &[("puskesmas", puskesmas.to_owned())],
+        out,
+        &mut |done, total| {
+            if let Some(total) = total {
+                bar.set_length(total);
+            }
+            bar.set_position(done);
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
 pub fn run(
     api: &Api,
+    json: bool,
     puskesmas: &str,
     format: ExportFormat,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let bytes = api.get_bytes("/admin/v1/export", &[("puskesmas", puskesmas.to_owned())])?;
     match (format, out) {
-        (ExportFormat::Json, None) => std::io::stdout().write_all(&bytes)?,
-        (ExportFormat::Json, Some(path)) => write_whole(path, &bytes)?,
+        (ExportFormat::Json, None) => {
+            download(api, puskesmas, json, &mut std::io::stdout().lock())?
+        }
+        (ExportFormat::Json, Some(path)) => {
+            let tmp = partial(path);
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(&tmp)
+                    .with_context(|| format!("creating {}", tmp.display()))?,
+            );
+            download(api, puskesmas, json, &mut file)?;
+            file.flush()?;
+            drop(file);
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("renaming to {}", path.display()))?;
+        }
         (ExportFormat::Csv, None) => bail!("--format csv writes one file per kind: give --out DIR"),
         (ExportFormat::Csv, Some(dir)) => {
+            let mut bytes = Vec::new();
+            download(api, puskesmas, json, &mut bytes)?;
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let sections = sections(&bytes)?;
             for (name, records) in SECTIONS.iter().zip(&sections) {

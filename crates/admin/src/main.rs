@@ -358,7 +358,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             puskesmas,
             format,
             out,
-        } => export::run(&api, puskesmas, *format, out.as_deref())?,
+        } => export::run(&api, cli.json, puskesmas, *format, out.as_deref())?,
         Command::Forms(FormsCommand::Publish { file }) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;

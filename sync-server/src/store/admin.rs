@@ -370,6 +370,17 @@ pub fn hello_extras(
     Ok(())
 }
 
+/// A push of `records` records was made durable: they no longer wait on the device, as far
+/// as the server knows (its next hello reports the exact count again).
+pub fn pushed(tx: &mut dyn SqlTx, device: DeviceNumber, records: u64) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE devices SET pending = CASE WHEN pending > $1 THEN pending - $1 ELSE 0 END
+         WHERE id = $2 AND pending IS NOT NULL",
+        &[records.into(), device.into()],
+    )?;
+    Ok(())
+}
+
 /// A sync as the device reported it at its next hello (`at`: when that report arrived).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncLogEntry {

@@ -39,6 +39,13 @@ pub struct PreparedPush {
     pub groups: Vec<IncomingGroup>,
 }
 
+impl PreparedPush {
+    /// Records in the push.
+    pub fn records(&self) -> u64 {
+        self.groups.iter().map(|g| g.records.len() as u64).sum()
+    }
+}
+
 /// Decodes and checks a push: sizes, kinds, states, no record twice.
 pub fn prepare_push(request: PushRequest) -> Result<PreparedPush, ErrorBody> {
     let total: usize = request.groups.iter().map(|g| g.records.len()).sum();

@@ -277,7 +277,12 @@ impl Store for SqliteStore {
     }
 
     fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome> {
-        self.write(|tx| apply_push(&mut SqliteTx(tx), device, push))
+        let records = push.records();
+        self.write(|tx| {
+            let outcome = apply_push(&mut SqliteTx(tx), device, push)?;
+            admin::pushed(&mut SqliteSql(tx), device.id, records)?;
+            Ok(outcome)
+        })
     }
 
     fn pull(

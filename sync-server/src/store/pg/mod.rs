@@ -295,7 +295,10 @@ impl Store for PgStore {
     }
 
     fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome> {
+        let records = push.records();
         self.write(|tx| {
+            // Outside the lock: other pushes need not wait for it.
+            admin::pushed(&mut PgSql(tx), device.id, records)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])?;
             apply_push(&mut PgTx(tx), device, push)
         })

@@ -115,7 +115,7 @@ pub fn view(facts: DeviceFacts, lag: u64, now: i64, stale_days: i64) -> DeviceVi
     };
     // A day's risk is counted from the first: a tablet that synced this morning and holds
     // ten visits is at risk too.
-    let risk = (days.unsigned_abs() + 1) * pending;
+    let risk = (days.unsigned_abs() + 1).saturating_mul(pending);
     DeviceView {
         facts,
         state,

@@ -71,7 +71,32 @@ store_suite!(
     held_pushes_are_kept_and_marked_when_accepted,
     an_audit_entry_is_written_only_with_its_transaction,
     scope_pages_cover_a_puskesmas_in_id_order,
+    a_push_of_a_device_revoked_as_stolen_meanwhile_is_refused,
 );
+
+fn a_push_of_a_device_revoked_as_stolen_meanwhile_is_refused(store: &dyn Store) {
+    two_puskesmas(store);
+    let tablet = device(store, TEAM1);
+    // Authenticated before the revocation: the row the push carries says not stolen.
+    let stolen = Revocation {
+        wipe: true,
+        stolen: true,
+    };
+    admin::write(store, |tx| admin::revoke(tx, tablet.id, stolen, 5)).unwrap();
+    let before = store.newest_seq().unwrap();
+    assert_eq!(
+        refusal(store.push(&tablet, push_of(&[family(P1, tablet.id, 1)]))),
+        ErrorCode::DeviceRevoked
+    );
+    assert_eq!(store.newest_seq().unwrap(), before, "nothing was merged");
+    // Merging on purpose, as one that knows (an accepted held push), goes through.
+    let knowing = reload(store, &tablet);
+    assert!(knowing.stolen);
+    store
+        .push(&knowing, push_of(&[family(P1, tablet.id, 1)]))
+        .unwrap();
+    assert!(store.newest_seq().unwrap() > before);
+}
 
 fn builtins() -> FormRegistry {
     FormRegistry::with_builtins()
@@ -93,7 +118,7 @@ fn a_hello_records_the_previous_sync_in_the_history(store: &dyn Store) {
     let tablet = device(store, TEAM1);
     let first = HelloExtras {
         protocol: 2,
-        pending_referrals: 1,
+        pending_referrals: Some(1),
         previous: None,
     };
     store.hello(tablet.id, &report(), Some(&first)).unwrap();
@@ -512,7 +537,9 @@ fn hello_records_the_report_and_returns_the_newest_sequence(store: &dyn Store) {
     assert!(row.last_seen_at.is_some());
     // What a push makes durable no longer waits, as far as the server knows.
     let records = family(P1, tablet.id, 2);
-    store.push(&tablet, push_of(std::slice::from_ref(&records))).unwrap();
+    store
+        .push(&tablet, push_of(std::slice::from_ref(&records)))
+        .unwrap();
     assert_eq!(
         reload(store, &tablet).pending,
         Some(7 - records.len() as u64)

@@ -163,6 +163,26 @@ fn dropped_tablet(dir: &Path, server: &Server, token: &str) {
     let shown = admin_json(server, token, &["device", "show", &id]);
     assert_eq!(shown["device"]["replaced_by"], built["device"]);
 
+    // A file from another server's database is refused: its device number is another's here.
+    let elsewhere_dir = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere_dir).unwrap();
+    let elsewhere = Server::start(&format!("sqlite:{}", elsewhere_dir.join("s.db").display()));
+    let other_token = elsewhere.admin_token();
+    register(&elsewhere, &other_token, PUSKESMAS, &["TEAM-A"]);
+    let stranger = enroll(&elsewhere, &other_token, &elsewhere_dir, "TEAM-A", 19);
+    family(&stranger, "3671051203150023");
+    let foreign = admin_at(
+        &server.url,
+        token,
+        &["salvage", "--device-db", stranger.db.to_str().unwrap()],
+    );
+    assert_eq!(foreign.code, 1);
+    assert!(
+        foreign.stderr.contains("another server database"),
+        "{}",
+        foreign.stderr
+    );
+
     // The old tablet, should it come back, is refused.
     let refused = a.try_sync().unwrap_err();
     assert!(refused.contains("revoked"), "{refused}");

@@ -40,7 +40,7 @@ pub fn devices(list: &Value) -> String {
     for d in list.as_array().into_iter().flatten() {
         out.push_str(&format!(
             "\n{:>6}  {:<12} {:<12} {:<18} {:<16} {:>8} {:>6} {:>8}  {}",
-            d["id"],
+            d["id"].to_string(),
             text(&d["puskesmas"]),
             text(&d["team"]),
             state(d),
@@ -131,10 +131,10 @@ pub fn device(detail: &Value) -> String {
         out.push_str(&format!(
             "\n  {:<16} {:>7} {:>7} {:>9} {:>9}  {}",
             time(&h["at"]),
-            h["pushed"],
-            h["pulled"],
-            h["bytes_up"],
-            h["bytes_down"],
+            h["pushed"].to_string(),
+            h["pulled"].to_string(),
+            h["bytes_up"].to_string(),
+            h["bytes_down"].to_string(),
             outcome
         ));
     }
@@ -230,9 +230,9 @@ pub fn forms(list: &Value) -> String {
     for f in list.as_array().into_iter().flatten() {
         out.push_str(&format!(
             "\n{:>6}  {:<24} {:>7}  {}",
-            f["number"],
+            f["number"].to_string(),
             text(&f["id"]),
-            f["version"],
+            f["version"].to_string(),
             text(&f["title"])
         ));
     }

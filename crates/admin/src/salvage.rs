@@ -16,7 +16,15 @@ pub fn run(cli: &Cli, api: &Api, path: &Path, force: bool) -> anyhow::Result<()>
     let pending = file.replica.pending_changes()?;
     let bar = progress::bar(cli.json, "salvaging", pending);
     let (mut changed, mut unchanged) = (0u64, 0u64);
-    let query = [("force", force.to_string())];
+    // The server checks that the file is of that device's puskesmas and of this server's
+    // database: a file from another deployment must not land under a device number here.
+    let mut query = vec![("force", force.to_string())];
+    if let Some(p) = &file.replica.device().puskesmas {
+        query.push(("puskesmas", p.clone()));
+    }
+    if let Some(epoch) = file.replica.sync_status()?.and_then(|s| s.epoch) {
+        query.push(("epoch", epoch));
+    }
     let report = file
         .replica
         .salvage(

@@ -191,8 +191,9 @@ DROP INDEX referrals_open;
 /// Version 5: what the health office asks of a tablet. `forms_seen`: the newest published
 /// form it holds; `last_report`: how its last sync went (JSON), told to the server at the next
 /// hello; a resync's staged pull (`resync_stage`, with its own cursor), swapped in whole when
-/// complete; `set_aside`: records a resync found here and not on the server, kept rather than
-/// deleted (salvage can still read them); `wiped`: the tablet deleted its records as told.
+/// complete; `set_aside`: what a resync found here and not on the server (a record, or writes
+/// of one), kept for inspection rather than deleted; `wiped`: the tablet deleted its records
+/// as told.
 const V5: &str = r#"
 ALTER TABLE sync_state ADD COLUMN forms_seen INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_state ADD COLUMN last_report TEXT;

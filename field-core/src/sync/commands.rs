@@ -9,6 +9,7 @@
 
 use cageur_model::RecordKind;
 use cageur_model::forms::FormDefinition;
+use cageur_protocol::RecordState;
 use cageur_protocol::sync::{
     Ack, Cursor, PublishedForm, PullRequest, PullResponse, ResyncedRequest, WipedRequest,
 };
@@ -32,6 +33,16 @@ pub struct ResyncOutcome {
     pub merged: u64,
     /// Records this tablet held that the server's scope does not, set aside.
     pub set_aside: u64,
+}
+
+/// Whether the state `bytes` holds every write of `other` (a state that does not read holds
+/// nothing worth keeping of it: the stored one is kept aside, not this).
+fn holds_all_of(bytes: &[u8], other: &[u8]) -> bool {
+    match (RecordState::decode(bytes), RecordState::decode(other)) {
+        (Ok(state), Ok(other)) => state.contains(&other),
+        (_, Err(_)) => true,
+        (Err(_), Ok(_)) => false,
+    }
 }
 
 impl Replica {
@@ -139,11 +150,17 @@ impl Replica {
                 done,
                 total: done + page.remaining,
             });
-            let last = page.remaining == 0 || page.next == cursor;
-            cursor = page.next;
-            if last {
-                return Ok(cursor);
+            // Only a page with nothing after it completes the stage: swapping in a stage
+            // short of the scope would set aside what it had not reached yet.
+            if page.remaining == 0 {
+                return Ok(page.next);
             }
+            if page.next == cursor {
+                return Err(FieldError::Network(
+                    "the server's pull did not move on: the resync goes on at the next sync".into(),
+                ));
+            }
+            cursor = page.next;
         }
     }
 
@@ -187,8 +204,21 @@ impl Replica {
                     waiting.push(RemoteRecord { kind, id, state });
                     continue;
                 }
-                if tables::load_bytes(&tx, kind, id)?.as_deref() == Some(state.as_slice()) {
+                let local = tables::load_bytes(&tx, kind, id)?;
+                if local.as_deref() == Some(state.as_slice()) {
                     continue;
+                }
+                // A state here holding writes the server lacks (and that wait in no outbox:
+                // damage, or a server that lost them) is set aside before it is replaced.
+                if let Some(local) = local
+                    && !holds_all_of(&state, &local)
+                {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO set_aside (id, kind, state, why)
+                         VALUES (?1, ?2, ?3, 'held writes the server lacks at a resync')",
+                        params![id.as_bytes(), kind.code(), local],
+                    )?;
+                    outcome.set_aside += 1;
                 }
                 index::store_as_is(&tx, kind, id, &state, &forms)?;
                 outcome.replaced += 1;
@@ -209,7 +239,9 @@ impl Replica {
 
     /// Deletes every record this tablet holds, as its revocation asked, once everything was
     /// pushed; then tells the server, and forgets the credential. A tablet interrupted after
-    /// the deletion tells the server at its next sync.
+    /// the deletion tells the server at its next sync. Records a resync set aside go too:
+    /// they are copies the server's scope no longer holds (a household moved away) or
+    /// damage, never a change the server did not acknowledge (those wait in the outbox).
     pub(super) fn wipe(&mut self, client: &mut Client, pushed: u64) -> Result<()> {
         if crate::store::outbox::pending(&self.conn)? > 0 {
             return Err(FieldError::Network(

@@ -97,6 +97,8 @@ pub struct SyncStatus {
     pub last_sync_at: Option<String>,
     /// The pull cursor's sequence.
     pub cursor: u64,
+    /// The identity of the server database this device follows.
+    pub epoch: Option<String>,
 }
 
 struct SyncState {
@@ -148,13 +150,14 @@ impl Replica {
         Ok(self
             .conn
             .query_row(
-                "SELECT server, last_sync_at, cursor_seq FROM sync_state",
+                "SELECT server, last_sync_at, cursor_seq, epoch FROM sync_state",
                 [],
                 |r| {
                     Ok(SyncStatus {
                         server: r.get(0)?,
                         last_sync_at: r.get(1)?,
                         cursor: r.get::<_, i64>(2)?.unsigned_abs(),
+                        epoch: r.get(3)?,
                     })
                 },
             )
@@ -313,10 +316,11 @@ impl Replica {
         let (first, device) = (self.next_change_seq, self.device().number);
         let tx = self.conn.transaction()?;
         let queued = outbox::queue_own_records(&tx, device, first)?;
-        // A resync's staged pull belongs to the old history too.
+        // A resync's staged pull belongs to the old history too, and so do the numbers of
+        // the forms published there (forms already held are received again, harmlessly).
         tx.execute(
             "UPDATE sync_state SET cursor_seq = 0, cursor_token = 0, epoch = ?1,
-                    stage_seq = NULL, stage_token = NULL",
+                    stage_seq = NULL, stage_token = NULL, forms_seen = 0",
             [epoch.to_string()],
         )?;
         tx.execute("DELETE FROM resync_stage", [])?;

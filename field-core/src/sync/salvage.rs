@@ -39,9 +39,8 @@ impl Replica {
     /// Sends every change this replica never had acknowledged, whole (not as deltas: the
     /// server may hold less than this tablet last knew), most urgent first, one push request
     /// at a time through `send`, which returns once the server made it durable. Each sent
-    /// batch is acknowledged in this file, so an interrupted salvage goes on where it stopped
-    /// when run again on the same file; run on a fresh copy, it sends everything again, which
-    /// the server merges to no change.
+    /// batch is acknowledged in this file (the admin tool's copy), and a salvage run again on
+    /// a fresh copy sends everything again, which the server merges to no change.
     pub fn salvage(
         &mut self,
         send: &mut dyn FnMut(&PushRequest) -> Result<()>,

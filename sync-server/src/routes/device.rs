@@ -63,7 +63,7 @@ pub async fn hello(
         let req: HelloRequestV2 = decode(&body)?;
         let extras = HelloExtras {
             protocol,
-            pending_referrals: req.pending_referrals,
+            pending_referrals: Some(req.pending_referrals),
             previous: req.previous,
         };
         (
@@ -142,40 +142,25 @@ pub async fn push(
     SyncBody(req, body): SyncBody<PushRequest>,
 ) -> ApiResult<SyncReply<PushResponse>> {
     check_schema(req.schema)?;
-    if device.stolen {
-        let accepted: Vec<i64> = req.groups.iter().map(|g| g.change_seq).collect();
-        let records: usize = req.groups.iter().map(|g| g.records.len()).sum();
-        let id = device.id;
-        let seq = state
-            .blocking(move |s| {
-                admin::write(s, |tx| {
-                    let now = now_secs();
-                    admin::hold_push(tx, id, records as u64, body.to_vec(), now)?;
-                    admin::audit(
-                        tx,
-                        &format!("device {id}"),
-                        "held_push",
-                        Some(id),
-                        None,
-                        &format!("{records} records held for review (revoked as stolen)"),
-                        now,
-                    )
-                })?;
-                s.newest_seq()
-            })
-            .await?;
-        tracing::warn!(device = id, records, "push of a stolen device held");
-        return Ok(SyncReply(PushResponse {
-            epoch: state.store.epoch(),
-            accepted,
-            unchanged: 0,
-            seq,
-        }));
-    }
+    let accepted: Vec<i64> = req.groups.iter().map(|g| g.change_seq).collect();
+    // Checked whole like any push, so that what is held can be merged once accepted.
     let push = prepare_push(req)?;
-    let records: usize = push.groups.iter().map(|g| g.records.len()).sum();
+    if device.stolen {
+        return hold(&state, &device, &accepted, push.records(), body).await;
+    }
+    let records = push.records();
     let id = device.id;
-    let outcome = state.blocking(move |s| s.push(&device, push)).await?;
+    let pushed = {
+        let device = device.clone();
+        state.blocking(move |s| s.push(&device, push)).await
+    };
+    let outcome = match pushed {
+        // Revoked as stolen while this push was on its way: held, like those after it.
+        Err(ApiError(e)) if e.code == ErrorCode::DeviceRevoked => {
+            return hold(&state, &device, &accepted, records, body).await;
+        }
+        other => other?,
+    };
     tracing::info!(
         device = id,
         records,
@@ -190,6 +175,56 @@ pub async fn push(
         unchanged: outcome.unchanged,
         seq: outcome.seq,
     }))
+}
+
+/// Most pushes held of one stolen device: far more than a genuine backlog of unsynced work
+/// needs, and a bound on what a stolen credential can make the server store.
+const MAX_HELD_PUSHES: u64 = 500;
+
+/// Holds the push of a device revoked as stolen, and acknowledges it so that the tablet
+/// wipes.
+async fn hold(
+    state: &Arc<AppState>,
+    device: &crate::store::DeviceRow,
+    accepted: &[i64],
+    records: u64,
+    body: axum::body::Bytes,
+) -> ApiResult<SyncReply<PushResponse>> {
+    let accepted = accepted.to_vec();
+    {
+        let id = device.id;
+        let seq = state
+            .blocking(move |s| {
+                admin::write(s, |tx| {
+                    let now = now_secs();
+                    if admin::held_pushes(tx, id)?.len() as u64 >= MAX_HELD_PUSHES {
+                        return Err(crate::store::StoreError::refused(
+                            ErrorCode::TooLarge,
+                            "this device's held pushes are at their limit",
+                        ));
+                    }
+                    admin::hold_push(tx, id, records, body.to_vec(), now)?;
+                    admin::audit(
+                        tx,
+                        &format!("device {id}"),
+                        "held_push",
+                        Some(id),
+                        None,
+                        &format!("{records} records held for review (revoked as stolen)"),
+                        now,
+                    )
+                })?;
+                s.newest_seq()
+            })
+            .await?;
+        tracing::warn!(device = id, records, "push of a stolen device held");
+        Ok(SyncReply(PushResponse {
+            epoch: state.store.epoch(),
+            accepted,
+            unchanged: 0,
+            seq,
+        }))
+    }
 }
 
 pub async fn pull(

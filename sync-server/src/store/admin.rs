@@ -327,7 +327,8 @@ pub fn lag(tx: &mut dyn SqlTx, device: &DeviceFacts) -> StoreResult<u64> {
 #[derive(Debug, Clone, Default)]
 pub struct HelloExtras {
     pub protocol: u16,
-    pub pending_referrals: u64,
+    /// `None` from an app of protocol 1, which does not count them.
+    pub pending_referrals: Option<u64>,
     pub previous: Option<SyncSummary>,
 }
 
@@ -366,6 +367,18 @@ pub fn hello_extras(
                 error.into(),
             ],
         )?;
+    }
+    Ok(())
+}
+
+/// Refuses a push, inside its transaction, if the device was revoked as stolen after its
+/// request was authenticated: the route then holds the push instead of merging it.
+pub fn refuse_if_stolen(tx: &mut dyn SqlTx, device: DeviceNumber) -> StoreResult<()> {
+    if tx.query_int("SELECT stolen FROM devices WHERE id = $1", &[device.into()])? != 0 {
+        return Err(StoreError::refused(
+            ErrorCode::DeviceRevoked,
+            "this device was revoked as stolen",
+        ));
     }
     Ok(())
 }
@@ -489,6 +502,16 @@ pub fn wiped(tx: &mut dyn SqlTx, id: DeviceNumber, now: i64) -> StoreResult<()> 
         &[now.into(), id.into()],
     )?;
     Ok(())
+}
+
+/// The puskesmas of a team, if the team is registered.
+pub fn team_puskesmas(tx: &mut dyn SqlTx, team: &str) -> StoreResult<Option<String>> {
+    Ok(tx
+        .query_opt(
+            "SELECT puskesmas FROM teams WHERE code = $1",
+            &[team.into()],
+        )?
+        .and_then(|r| opt_text(&r, 0)))
 }
 
 /// Notes that the device enrolled with the enrollment code of this hash replaces another,

@@ -279,6 +279,11 @@ impl Store for SqliteStore {
     fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome> {
         let records = push.records();
         self.write(|tx| {
+            // A caller that knows the device was stolen (a salvage, accepted held pushes)
+            // merges on purpose; a device push is refused if it became stolen meanwhile.
+            if !device.stolen {
+                admin::refuse_if_stolen(&mut SqliteSql(tx), device.id)?;
+            }
             let outcome = apply_push(&mut SqliteTx(tx), device, push)?;
             admin::pushed(&mut SqliteSql(tx), device.id, records)?;
             Ok(outcome)

@@ -338,18 +338,20 @@ pub async fn replace_device(
     let ttl = validity(req.valid_hours)?;
     let replaced = state
         .blocking(move |s| {
-            let old = admin::read(s, |tx| admin::device(tx, id))?;
-            let enrollment = s.create_enrollment(&team, ttl)?;
-            if enrollment.puskesmas != old.puskesmas {
+            let (old, team_of) = admin::read(s, |tx| {
+                Ok((admin::device(tx, id)?, admin::team_puskesmas(tx, &team)?))
+            })?;
+            if let Some(p) = team_of.filter(|p| *p != old.puskesmas) {
                 return Err(crate::store::StoreError::refused(
                     ErrorCode::Conflict,
                     format!(
-                        "team {team} is of puskesmas {}, device {id} of {}: a replacement \
+                        "team {team} is of puskesmas {p}, device {id} of {}: a replacement \
                          serves the same puskesmas",
-                        enrollment.puskesmas, old.puskesmas
+                        old.puskesmas
                     ),
                 ));
             }
+            let enrollment = s.create_enrollment(&team, ttl)?;
             admin::write(s, |tx| {
                 let now = now_secs();
                 admin::mark_replacement(tx, crate::store::hash_secret(&enrollment.code), id)?;

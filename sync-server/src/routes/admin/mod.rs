@@ -1,7 +1,10 @@
 //! The admin API used by `cageur-admin`: JSON in and out (a salvaged push comes in the sync
-//! codec), admin credential required. Every action is written to the audit log in the
-//! transaction that carries it out; reads of personal data (exports, digests, records,
-//! conflicts) are written there too, lists of devices and the service status are not.
+//! codec), admin credential required. Every action is written to the audit log: in the
+//! transaction that carries it out where the store allows (revocations, resync requests,
+//! replacements' revocations, published forms), else just after it succeeds (registering
+//! units and enrollment codes, merges of salvaged and held pushes), a failure to write it
+//! then being an error the admin sees. Reads of personal data (exports, digests, records,
+//! conflicts) are written there too; lists of devices and the service status are not.
 
 mod devices;
 mod records;

@@ -291,6 +291,9 @@ fn device_row(store: &dyn Store, id: u32) -> StoreResult<(DeviceRow, bool)> {
 pub struct SalvageQuery {
     #[serde(default)]
     force: bool,
+    /// The file's puskesmas and server epoch, as the tablet kept them.
+    puskesmas: Option<String>,
+    epoch: Option<Uuid>,
 }
 
 /// A broken or retired tablet's unsynced changes, read from its database file by
@@ -305,9 +308,27 @@ pub async fn salvage(
     RawSyncBody(body): RawSyncBody,
 ) -> ApiResult<JsonReply<Merged>> {
     let req: PushRequest = decode(&body)?;
+    let epoch = state.store.epoch();
+    if q.epoch.is_some_and(|e| e != epoch) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this tablet file follows another server database (another deployment, or a \
+             database replaced since): its device number means another tablet here",
+        ));
+    }
     let merged = state
         .blocking(move |s| {
             let (row, stolen) = device_row(s, id)?;
+            if q.puskesmas.as_ref().is_some_and(|p| *p != row.puskesmas) {
+                return Err(StoreError::refused(
+                    ErrorCode::Conflict,
+                    format!(
+                        "this tablet file is of puskesmas {}, device {id} of {}",
+                        q.puskesmas.as_deref().unwrap_or("?"),
+                        row.puskesmas
+                    ),
+                ));
+            }
             if stolen && !q.force {
                 return Err(StoreError::refused(
                     ErrorCode::Forbidden,
@@ -363,24 +384,34 @@ pub async fn accept_held(
             let (row, _) = device_row(s, id)?;
             let held = admin::read(s, |tx| admin::held_bodies(tx, id))?;
             let (mut groups, mut records, mut changed, mut unchanged, mut seq) = (0, 0, 0, 0, 0);
+            let mut refused = Vec::new();
             for (held_id, body) in held {
-                let req: PushRequest = cageur_protocol::sync::decode_body(&body)
-                    .map_err(|e| StoreError::Damaged(format!("held push {held_id}: {e}")))?;
-                let (g, n) = (
-                    req.groups.len(),
-                    req.groups.iter().map(|g| g.records.len()).sum::<usize>(),
-                );
-                let push = prepare_push(req).map_err(StoreError::Refused)?;
-                let outcome = s.push(&row, push)?;
-                let m = Merged::of(g, n, &outcome);
-                admin::write(s, |tx| admin::accept_held(tx, held_id, now_secs()))?;
-                (groups, records, changed, unchanged, seq) = (
-                    groups + g,
-                    records + n,
-                    changed + m.changed,
-                    unchanged + m.unchanged,
-                    m.seq,
-                );
+                // One that cannot be merged (its household moved to another puskesmas since)
+                // stays held, and is reported; the others are merged all the same.
+                let merged = cageur_protocol::sync::decode_body::<PushRequest>(&body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|req| {
+                        let (g, n) = (
+                            req.groups.len(),
+                            req.groups.iter().map(|g| g.records.len()).sum::<usize>(),
+                        );
+                        let push = prepare_push(req).map_err(|e| e.to_string())?;
+                        let outcome = s.push(&row, push).map_err(|e| e.to_string())?;
+                        Ok(Merged::of(g, n, &outcome))
+                    });
+                match merged {
+                    Ok(m) => {
+                        admin::write(s, |tx| admin::accept_held(tx, held_id, now_secs()))?;
+                        (groups, records, changed, unchanged, seq) = (
+                            groups + m.groups,
+                            records + m.records,
+                            changed + m.changed,
+                            unchanged + m.unchanged,
+                            m.seq,
+                        );
+                    }
+                    Err(why) => refused.push(format!("held push {held_id}: {why}")),
+                }
             }
             let merged = Merged {
                 groups,
@@ -390,7 +421,10 @@ pub async fn accept_held(
                 seq,
             };
             admin::write(s, |tx| {
-                let detail = format!("held pushes accepted: {records} records in {groups} groups");
+                let detail = format!(
+                    "held pushes accepted: {records} records in {groups} groups; {} stay held",
+                    refused.len()
+                );
                 admin::audit(
                     tx,
                     &actor,
@@ -401,6 +435,15 @@ pub async fn accept_held(
                     now_secs(),
                 )
             })?;
+            if !refused.is_empty() {
+                return Err(StoreError::refused(
+                    ErrorCode::Conflict,
+                    format!(
+                        "{groups} groups merged; these stay held: {}",
+                        refused.join("; ")
+                    ),
+                ));
+            }
             Ok(merged)
         })
         .await?;

@@ -297,8 +297,14 @@ impl Store for PgStore {
     fn push(&self, device: &DeviceRow, push: PreparedPush) -> StoreResult<PushOutcome> {
         let records = push.records();
         self.write(|tx| {
-            // Outside the lock: other pushes need not wait for it.
+            // Outside the lock: other pushes need not wait for it. The device's row stays
+            // locked to the end, so a revocation as stolen waits for this push or comes first.
             admin::pushed(&mut PgSql(tx), device.id, records)?;
+            // A caller that knows the device was stolen (a salvage, accepted held pushes)
+            // merges on purpose; a device push is refused if it became stolen meanwhile.
+            if !device.stolen {
+                admin::refuse_if_stolen(&mut PgSql(tx), device.id)?;
+            }
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])?;
             apply_push(&mut PgTx(tx), device, push)
         })

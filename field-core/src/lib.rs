@@ -14,6 +14,7 @@
 mod clock;
 mod error;
 mod export;
+mod ids;
 mod replica;
 pub mod seed;
 mod store;
@@ -24,6 +25,7 @@ mod test_support;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{FieldError, Result};
 pub use export::{EXPORT_FORMAT, write_export};
+pub use ids::{IdSource, RandomIds};
 pub use replica::{
     Candidate, ConflictView, DeviceInfo, DuplicateGroup, FollowUpItem, HouseholdItem, MergeReport,
     NewVisit, OpenOptions, RecordView, RecordedVisit, ReferralItem, RemoteRecord, Replica,

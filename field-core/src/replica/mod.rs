@@ -92,6 +92,8 @@ pub struct Replica {
     pub(crate) worker: Option<Worker>,
     /// The change number the next user action takes; advanced only when one commits.
     pub(crate) next_change_seq: i64,
+    /// New records' ids.
+    pub(crate) ids: Box<dyn crate::IdSource>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -139,7 +141,13 @@ impl Replica {
             clock,
             worker,
             next_change_seq,
+            ids: Box::new(crate::RandomIds),
         })
+    }
+
+    /// Takes new records' ids from `ids` (the simulator's seeded stream) from now on.
+    pub fn set_id_source(&mut self, ids: Box<dyn crate::IdSource>) {
+        self.ids = ids;
     }
 
     /// This device's identity.

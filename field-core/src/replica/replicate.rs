@@ -213,12 +213,16 @@ pub(crate) fn merge_decoded(
         }
         .map_err(|e| damaged(kind, id, e))?;
         let merged = match tables::load(tx, kind, id)? {
-            Some(local) if local.contains(&remote) => {
-                report.unchanged += 1;
-                continue;
-            }
             Some(mut local) => {
+                // Decided by merging, not by comparing clocks: a state that carries the
+                // whole clock and only some fields (a delta stored as a record somewhere)
+                // would otherwise never take the fields that complete it.
+                let before = local.encode();
                 local.merge(remote);
+                if local.encode() == before {
+                    report.unchanged += 1;
+                    continue;
+                }
                 local
             }
             None => remote,

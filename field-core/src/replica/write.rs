@@ -47,7 +47,7 @@ impl Replica {
     /// Registers a household.
     pub fn add_household(&mut self, household: &Household) -> Result<HouseholdId> {
         household.check(&self.check_context())?;
-        let id = HouseholdId::new();
+        let id = HouseholdId(self.ids.next_id());
         self.create_all(vec![(RecordKind::Household, id.0, household.to_fields())])?;
         Ok(id)
     }
@@ -56,7 +56,7 @@ impl Replica {
     pub fn add_person(&mut self, person: &Person) -> Result<PersonId> {
         person.check(&self.check_context())?;
         self.require(RecordKind::Household, person.household.0, "household")?;
-        let id = PersonId::new();
+        let id = PersonId(self.ids.next_id());
         self.create_all(vec![(RecordKind::Person, id.0, person.to_fields())])?;
         Ok(id)
     }
@@ -115,7 +115,7 @@ impl Replica {
             )
             .into());
         }
-        let visit_id = VisitId::new();
+        let visit_id = VisitId(self.ids.next_id());
         let mut records = Vec::new();
         let mut fields = visit.to_fields();
         fields.extend(Visit::screening_fields(&screenings));
@@ -127,7 +127,7 @@ impl Replica {
             self.prepare_referral(referral)
                 .map_err(|e| within(e, &format!("referrals[{i}]")))?;
             referral.visit = Some(visit_id);
-            let id = ReferralId::new();
+            let id = ReferralId(self.ids.next_id());
             referral_ids.push(id);
             records.push((RecordKind::Referral, id.0, referral.to_fields()));
         }
@@ -135,7 +135,7 @@ impl Replica {
         for (i, followup) in followups.iter_mut().enumerate() {
             self.prepare_followup(followup)
                 .map_err(|e| within(e, &format!("followups[{i}]")))?;
-            let id = FollowUpId::new();
+            let id = FollowUpId(self.ids.next_id());
             followup_ids.push(id);
             records.push((RecordKind::FollowUp, id.0, followup.to_fields()));
         }
@@ -150,7 +150,7 @@ impl Replica {
     /// Refers a person (outside a visit, or to add one later).
     pub fn add_referral(&mut self, mut referral: Referral) -> Result<ReferralId> {
         self.prepare_referral(&mut referral)?;
-        let id = ReferralId::new();
+        let id = ReferralId(self.ids.next_id());
         self.create_all(vec![(RecordKind::Referral, id.0, referral.to_fields())])?;
         Ok(id)
     }
@@ -158,7 +158,7 @@ impl Replica {
     /// Plans a follow-up of a person.
     pub fn add_followup(&mut self, mut followup: FollowUp) -> Result<FollowUpId> {
         self.prepare_followup(&mut followup)?;
-        let id = FollowUpId::new();
+        let id = FollowUpId(self.ids.next_id());
         self.create_all(vec![(RecordKind::FollowUp, id.0, followup.to_fields())])?;
         Ok(id)
     }

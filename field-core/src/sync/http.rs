@@ -52,25 +52,87 @@ pub struct Traffic {
     pub request_ms: Vec<u32>,
 }
 
-/// A client of one server.
-pub(crate) struct Client {
-    agent: ureq::Agent,
-    base: String,
-    credential: Option<String>,
-    retry: RetryPolicy,
-    pub(crate) traffic: Traffic,
+/// How a sync request reaches the server: HTTP ([`HttpTransport`]) on a tablet; an
+/// in-process server in the deterministic simulator, which also injects faults there.
+pub trait Transport: Send {
+    /// Posts an encoded request `body` to `path` (`/v1/push`), with the device's bearer
+    /// `credential` if it has one and the protocol headers; returns the answer's HTTP status
+    /// and body, or why no answer came (a network error: retried with backoff).
+    fn post(
+        &mut self,
+        path: &str,
+        credential: Option<&str>,
+        body: &[u8],
+    ) -> std::result::Result<(u16, Vec<u8>), String>;
 }
 
-impl Client {
-    pub(crate) fn new(base: &str, credential: Option<String>, retry: RetryPolicy) -> Self {
+/// The tablet's transport: HTTP to the server's URL.
+#[derive(Debug)]
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl HttpTransport {
+    /// A transport to the server at `base` (`http://host:port`), each request bounded by
+    /// `timeout`, connecting included.
+    pub fn new(base: &str, timeout: Duration) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(retry.timeout))
+            .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .build()
             .into();
         Self {
             agent,
             base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post(
+        &mut self,
+        path: &str,
+        credential: Option<&str>,
+        body: &[u8],
+    ) -> std::result::Result<(u16, Vec<u8>), String> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self
+            .agent
+            .post(&url)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .header("content-type", BODY_CONTENT_TYPE);
+        if let Some(credential) = credential {
+            request = request.header("authorization", format!("Bearer {credential}"));
+        }
+        let mut response = request.send(body).map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES as u64)
+            .read_to_vec()
+            .map_err(|e| e.to_string())?;
+        Ok((status, bytes))
+    }
+}
+
+/// A client of one server.
+pub(crate) struct Client {
+    transport: Box<dyn Transport>,
+    credential: Option<String>,
+    retry: RetryPolicy,
+    pub(crate) traffic: Traffic,
+}
+
+impl Client {
+    pub(crate) fn new(
+        transport: Box<dyn Transport>,
+        credential: Option<String>,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            transport,
             credential,
             retry,
             traffic: Traffic::default(),
@@ -101,24 +163,11 @@ impl Client {
     }
 
     fn once<A: DeserializeOwned>(&mut self, path: &str, body: &[u8]) -> Result<A> {
-        let url = format!("{}{path}", self.base);
         let started = std::time::Instant::now();
-        let mut request = self
-            .agent
-            .post(&url)
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .header("content-type", BODY_CONTENT_TYPE);
-        if let Some(credential) = &self.credential {
-            request = request.header("authorization", format!("Bearer {credential}"));
-        }
-        let mut response = request.send(body).map_err(network)?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES as u64)
-            .read_to_vec()
-            .map_err(network)?;
+        let (status, bytes) = self
+            .transport
+            .post(path, self.credential.as_deref(), body)
+            .map_err(FieldError::Network)?;
         self.traffic.bytes_up += body.len() as u64;
         self.traffic.bytes_down += bytes.len() as u64;
         self.traffic.round_trips += 1;
@@ -141,10 +190,6 @@ impl Client {
         }
         decode_body(&bytes).map_err(|e| FieldError::Network(format!("the server's answer: {e}")))
     }
-}
-
-fn network(e: ureq::Error) -> FieldError {
-    FieldError::Network(e.to_string())
 }
 
 fn retryable(e: &FieldError) -> bool {

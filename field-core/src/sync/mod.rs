@@ -15,14 +15,14 @@ use std::path::Path;
 
 use cageur_protocol::sync::{
     Command, Cursor, EnrollRequest, EnrollResponse, ErrorCode, HelloRequestV2, HelloResponseV2,
-    MAX_ERROR_CHARS, PushRequest, PushResponse, RECORD_SCHEMA, SyncSummary,
+    MAX_ERROR_CHARS, PushRequest, PushResponseV2, RECORD_SCHEMA, SyncSummary,
 };
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use uuid::Uuid;
 
 pub use commands::ResyncOutcome;
-pub use http::{RetryPolicy, Traffic};
+pub use http::{HttpTransport, RetryPolicy, Traffic, Transport};
 pub use salvage::{RecordDigest, SalvageReport};
 
 use crate::error::{FieldError, Result};
@@ -110,6 +110,8 @@ struct SyncState {
     /// How the last sync went, to tell the server.
     last_report: Option<SyncSummary>,
     wiped: bool,
+    /// Where the server's history stood when it last made a push of this device durable.
+    acknowledged: Cursor,
 }
 
 impl Replica {
@@ -123,7 +125,22 @@ impl Replica {
         options: OpenOptions,
         retry: RetryPolicy,
     ) -> Result<Replica> {
-        let mut client = http::Client::new(server, None, retry);
+        let transport = Box::new(HttpTransport::new(server, retry.timeout));
+        Self::enroll_via(transport, path, key, server, code, options, retry)
+    }
+
+    /// [`Replica::enroll`] through `transport` (the simulator's); `server` is what the replica
+    /// keeps as its server's address.
+    pub fn enroll_via(
+        transport: Box<dyn Transport>,
+        path: &Path,
+        key: &DatabaseKey,
+        server: &str,
+        code: &str,
+        options: OpenOptions,
+        retry: RetryPolicy,
+    ) -> Result<Replica> {
+        let mut client = http::Client::new(transport, None, retry);
         let answer: EnrollResponse = client.call(
             "/v1/enroll",
             &EnrollRequest {
@@ -174,11 +191,23 @@ impl Replica {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<SyncReport> {
         let state = self.read_sync_state()?.ok_or(FieldError::NotEnrolled)?;
+        let transport = Box::new(HttpTransport::new(&state.server, options.retry.timeout));
+        self.sync_via(transport, options, progress)
+    }
+
+    /// [`Replica::sync`] through `transport` (the simulator's) instead of HTTP.
+    pub fn sync_via(
+        &mut self,
+        transport: Box<dyn Transport>,
+        options: &SyncOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<SyncReport> {
+        let state = self.read_sync_state()?.ok_or(FieldError::NotEnrolled)?;
         if state.wiped && state.credential.is_empty() {
             return Err(FieldError::Wiped);
         }
         let mut client = http::Client::new(
-            &state.server,
+            transport,
             Some(state.credential.clone()),
             options.retry.clone(),
         );
@@ -234,10 +263,11 @@ impl Replica {
                 pending_referrals: outbox::pending_referrals(&self.conn)?,
                 forms_seen: state.forms_seen,
                 previous: state.last_report.clone(),
+                acknowledged: state.acknowledged,
             },
         )?;
         report.commands = hello.commands.clone();
-        if state.epoch.is_some_and(|e| e != hello.epoch) {
+        if hello.timeline_changed || state.epoch.is_some_and(|e| e != hello.epoch) {
             self.reset_timeline(hello.epoch)?;
             report.timeline_reset = true;
         }
@@ -282,7 +312,7 @@ impl Replica {
             .conn
             .query_row(
                 "SELECT server, credential, epoch, cursor_seq, cursor_token, forms_seen,
-                        last_report, wiped
+                        last_report, wiped, ack_seq, ack_token
                  FROM sync_state",
                 [],
                 |r| {
@@ -302,6 +332,10 @@ impl Replica {
                             .get::<_, Option<String>>(6)?
                             .and_then(|j| serde_json::from_str(&j).ok()),
                         wiped: r.get(7)?,
+                        acknowledged: Cursor {
+                            seq: r.get::<_, i64>(8)? as u64,
+                            token: r.get::<_, i64>(9)? as u64,
+                        },
                     })
                 },
             )
@@ -311,16 +345,17 @@ impl Replica {
 
     /// The server is not the one whose history this device followed (another database, or
     /// one restored from a backup): pull everything again, and queue every record this device
-    /// ever wrote, since the server may have lost it. Merging makes both harmless.
+    /// holds, whole, since the server may have lost any of them. Merging makes both harmless.
     fn reset_timeline(&mut self, epoch: Uuid) -> Result<()> {
-        let (first, device) = (self.next_change_seq, self.device().number);
+        let first = self.next_change_seq;
         let tx = self.conn.transaction()?;
-        let queued = outbox::queue_own_records(&tx, device, first)?;
+        let queued = outbox::queue_every_record(&tx, first)?;
         // A resync's staged pull belongs to the old history too, and so do the numbers of
         // the forms published there (forms already held are received again, harmlessly).
         tx.execute(
             "UPDATE sync_state SET cursor_seq = 0, cursor_token = 0, epoch = ?1,
-                    stage_seq = NULL, stage_token = NULL, forms_seen = 0",
+                    stage_seq = NULL, stage_token = NULL, forms_seen = 0, ack_seq = 0,
+                    ack_token = 0",
             [epoch.to_string()],
         )?;
         tx.execute("DELETE FROM resync_stage", [])?;
@@ -352,7 +387,7 @@ impl Replica {
             if batch.groups.is_empty() {
                 return Ok(());
             }
-            let answer: PushResponse = client.call(
+            let answer: PushResponseV2 = client.call(
                 "/v1/push",
                 &PushRequest {
                     schema: RECORD_SCHEMA,
@@ -360,7 +395,12 @@ impl Replica {
                     groups: batch.groups.clone(),
                 },
             )?;
-            let acked = outbox::acknowledge(&mut self.conn, &batch, &answer.accepted)?;
+            let acked = outbox::acknowledge(
+                &mut self.conn,
+                &batch,
+                &answer.accepted,
+                Some(answer.acknowledged),
+            )?;
             if acked == 0 {
                 // The server accepted nothing we sent: stop rather than loop.
                 return Err(FieldError::Network(

@@ -61,7 +61,7 @@ impl Replica {
             };
             send(&request)?;
             let accepted: Vec<i64> = batch.groups.iter().map(|g| g.change_seq).collect();
-            let acked = outbox::acknowledge(&mut self.conn, &batch, &accepted)?;
+            let acked = outbox::acknowledge(&mut self.conn, &batch, &accepted, None)?;
             if acked == 0 {
                 return Err(FieldError::Network(
                     "the salvaged changes were sent but none could be marked as sent".into(),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::extract::State;
 use cageur_protocol::sync::{
-    Ack, EnrollRequest, EnrollResponse, ErrorCode, HelloRequest, HelloRequestV2, HelloResponse,
-    HelloResponseV2, MAX_FORMS_PER_HELLO, PullRequest, PullResponse, PushRequest, PushResponse,
-    ResyncedRequest, WipedRequest, WireRecord,
+    Ack, Cursor, EnrollRequest, EnrollResponse, ErrorCode, HelloRequest, HelloRequestV2,
+    HelloResponse, HelloResponseV2, MAX_FORMS_PER_HELLO, PullRequest, PullResponse, PushRequest,
+    PushResponse, PushResponseV2, ResyncedRequest, WipedRequest, WireRecord,
 };
 
 use super::Protocol;
@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::schema_support::{check_can_read, check_schema};
 use crate::state::AppState;
 use crate::store::admin::{self, HelloExtras};
-use crate::store::{DeviceReport, now_secs, prepare_push};
+use crate::store::{DeviceReport, PushOutcome, now_secs, prepare_push};
 
 pub async fn enroll(
     State(state): State<Arc<AppState>>,
@@ -59,8 +59,9 @@ pub async fn hello(
     RawSyncBody(body): RawSyncBody,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let (report, extras, forms_seen) = if protocol >= 2 {
+    let (report, extras, forms_seen, acknowledged) = if protocol >= 2 {
         let req: HelloRequestV2 = decode(&body)?;
+        let acknowledged = req.acknowledged;
         let extras = HelloExtras {
             protocol,
             pending_referrals: Some(req.pending_referrals),
@@ -70,6 +71,7 @@ pub async fn hello(
             report_of(req.app_version, req.schema, req.pending, req.pending_urgent)?,
             Some(extras),
             Some(req.forms_seen),
+            acknowledged,
         )
     } else {
         let req: HelloRequest = decode(&body)?;
@@ -81,19 +83,25 @@ pub async fn hello(
             report_of(req.app_version, req.schema, req.pending, req.pending_urgent)?,
             Some(extras),
             None,
+            Cursor::default(),
         )
     };
     let id = device.id;
-    let (seq, forms) = state
+    let (seq, forms, timeline_changed) = state
         .blocking(move |s| {
             let seq = s.hello(id, &report, extras.as_ref())?;
-            let forms = match forms_seen {
-                Some(seen) => {
-                    admin::read(s, |tx| admin::forms_after(tx, seen, MAX_FORMS_PER_HELLO))?
-                }
-                None => Vec::new(),
+            let (forms, changed) = match forms_seen {
+                Some(seen) => admin::read(s, |tx| {
+                    let forms = admin::forms_after(tx, seen, MAX_FORMS_PER_HELLO)?;
+                    // A point of history the device was acknowledged at, which this store
+                    // does not have: it lost that push (a restored backup).
+                    let changed = acknowledged.seq > 0
+                        && admin::token_of(tx, acknowledged.seq)? != Some(acknowledged.token);
+                    Ok((forms, changed))
+                })?,
+                None => (Vec::new(), false),
             };
-            Ok((seq, forms))
+            Ok((seq, forms, changed))
         })
         .await?;
     let (epoch, commands) = (state.store.epoch(), device.commands());
@@ -103,6 +111,7 @@ pub async fn hello(
             seq,
             commands,
             forms,
+            timeline_changed,
         })
         .into_response(),
         None => SyncReply(HelloResponse {
@@ -135,46 +144,68 @@ fn report_of(
 }
 
 /// A push. A device revoked as stolen has its push held for review, not merged (and never
-/// pulled by anyone): it is acknowledged all the same, so that the tablet wipes.
+/// pulled by anyone): it is acknowledged all the same, so that the tablet wipes. Answered in
+/// the protocol it was asked in.
 pub async fn push(
     State(state): State<Arc<AppState>>,
+    Extension(Protocol(protocol)): Extension<Protocol>,
     DeviceCaller(device): DeviceCaller,
     SyncBody(req, body): SyncBody<PushRequest>,
-) -> ApiResult<SyncReply<PushResponse>> {
+) -> ApiResult<axum::response::Response> {
     check_schema(req.schema)?;
     let accepted: Vec<i64> = req.groups.iter().map(|g| g.change_seq).collect();
     // Checked whole like any push, so that what is held can be merged once accepted.
     let push = prepare_push(req)?;
-    if device.stolen {
-        return hold(&state, &device, &accepted, push.records(), body).await;
-    }
     let records = push.records();
-    let id = device.id;
-    let pushed = {
-        let device = device.clone();
-        state.blocking(move |s| s.push(&device, push)).await
-    };
-    let outcome = match pushed {
-        // Revoked as stolen while this push was on its way: held, like those after it.
-        Err(ApiError(e)) if e.code == ErrorCode::DeviceRevoked => {
-            return hold(&state, &device, &accepted, records, body).await;
+    let outcome = if device.stolen {
+        hold(&state, &device, &accepted, records, body).await?
+    } else {
+        let pushed = {
+            let device = device.clone();
+            state.blocking(move |s| s.push(&device, push)).await
+        };
+        match pushed {
+            // Revoked as stolen while this push was on its way: held, like those after it.
+            Err(ApiError(e)) if e.code == ErrorCode::DeviceRevoked => {
+                hold(&state, &device, &accepted, records, body).await?
+            }
+            other => other?,
         }
-        other => other?,
     };
     tracing::info!(
-        device = id,
+        device = device.id,
         records,
         groups = outcome.accepted.len(),
         unchanged = outcome.unchanged,
         seq = outcome.seq,
         "push"
     );
-    Ok(SyncReply(PushResponse {
-        epoch: state.store.epoch(),
-        accepted: outcome.accepted,
-        unchanged: outcome.unchanged,
-        seq: outcome.seq,
-    }))
+    Ok(push_reply(state.store.epoch(), protocol, outcome))
+}
+
+/// A push's answer in the protocol it was asked in.
+fn push_reply(epoch: uuid::Uuid, protocol: u16, outcome: PushOutcome) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if protocol >= 2 {
+        SyncReply(PushResponseV2 {
+            epoch,
+            accepted: outcome.accepted,
+            unchanged: outcome.unchanged,
+            acknowledged: Cursor {
+                seq: outcome.seq,
+                token: outcome.token,
+            },
+        })
+        .into_response()
+    } else {
+        SyncReply(PushResponse {
+            epoch,
+            accepted: outcome.accepted,
+            unchanged: outcome.unchanged,
+            seq: outcome.seq,
+        })
+        .into_response()
+    }
 }
 
 /// Most pushes held of one stolen device: far more than a genuine backlog of unsynced work
@@ -189,42 +220,41 @@ async fn hold(
     accepted: &[i64],
     records: u64,
     body: axum::body::Bytes,
-) -> ApiResult<SyncReply<PushResponse>> {
+) -> ApiResult<PushOutcome> {
     let accepted = accepted.to_vec();
-    {
-        let id = device.id;
-        let seq = state
-            .blocking(move |s| {
-                admin::write(s, |tx| {
-                    let now = now_secs();
-                    if admin::held_pushes(tx, id)?.len() as u64 >= MAX_HELD_PUSHES {
-                        return Err(crate::store::StoreError::refused(
-                            ErrorCode::TooLarge,
-                            "this device's held pushes are at their limit",
-                        ));
-                    }
-                    admin::hold_push(tx, id, records, body.to_vec(), now)?;
-                    admin::audit(
-                        tx,
-                        &format!("device {id}"),
-                        "held_push",
-                        Some(id),
-                        None,
-                        &format!("{records} records held for review (revoked as stolen)"),
-                        now,
-                    )
-                })?;
-                s.newest_seq()
+    let id = device.id;
+    let (seq, token) = state
+        .blocking(move |s| {
+            admin::write(s, |tx| {
+                let now = now_secs();
+                if admin::held_pushes(tx, id)?.len() as u64 >= MAX_HELD_PUSHES {
+                    return Err(crate::store::StoreError::refused(
+                        ErrorCode::TooLarge,
+                        "this device's held pushes are at their limit",
+                    ));
+                }
+                admin::hold_push(tx, id, records, body.to_vec(), now)?;
+                admin::audit(
+                    tx,
+                    &format!("device {id}"),
+                    "held_push",
+                    Some(id),
+                    None,
+                    &format!("{records} records held for review (revoked as stolen)"),
+                    now,
+                )?;
+                let seq = tx.query_int("SELECT coalesce(max(seq), 0) FROM sequence", &[])? as u64;
+                Ok((seq, admin::token_of(tx, seq)?.unwrap_or(0)))
             })
-            .await?;
-        tracing::warn!(device = id, records, "push of a stolen device held");
-        Ok(SyncReply(PushResponse {
-            epoch: state.store.epoch(),
-            accepted,
-            unchanged: 0,
-            seq,
-        }))
-    }
+        })
+        .await?;
+    tracing::warn!(device = id, records, "push of a stolen device held");
+    Ok(PushOutcome {
+        accepted,
+        unchanged: 0,
+        seq,
+        token,
+    })
 }
 
 pub async fn pull(

@@ -371,6 +371,14 @@ pub fn hello_extras(
     Ok(())
 }
 
+/// The token the store drew for sequence `seq`, if it gave that sequence out.
+pub fn token_of(tx: &mut dyn SqlTx, seq: u64) -> StoreResult<Option<u64>> {
+    Ok(tx
+        .query_opt("SELECT token FROM sequence WHERE seq = $1", &[seq.into()])?
+        .and_then(|r| opt_int(&r, 0))
+        .map(|t| t as u64))
+}
+
 /// Refuses a push, inside its transaction, if the device was revoked as stolen after its
 /// request was authenticated: the route then holds the push instead of merging it.
 pub fn refuse_if_stolen(tx: &mut dyn SqlTx, device: DeviceNumber) -> StoreResult<()> {

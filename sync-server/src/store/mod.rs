@@ -259,6 +259,9 @@ pub struct PushOutcome {
     pub accepted: Vec<i64>,
     pub unchanged: u32,
     pub seq: u64,
+    /// The token of `seq`: with it, a device can later tell a server that lost this push
+    /// (restored from an older backup) from one that has it.
+    pub token: u64,
 }
 
 /// One record of a pull page.

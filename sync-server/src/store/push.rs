@@ -152,6 +152,11 @@ pub(crate) fn apply_push(
             writes.records.push((write, seq));
         }
     }
+    outcome.token = match writes.sequences.last() {
+        Some((_, token, _, _)) => *token as u64,
+        None if seq > 0 => tx.token_of(seq)?.unwrap_or(0),
+        None => 0,
+    };
     tx.write_push(&writes)?;
     outcome.seq = seq;
     Ok(outcome)

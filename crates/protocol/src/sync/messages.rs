@@ -145,6 +145,11 @@ pub struct HelloRequestV2 {
     pub forms_seen: u64,
     /// The previous sync, as this device saw it (`None` before its first).
     pub previous: Option<SyncSummary>,
+    /// The newest point of the server's history at which a push of this device was made
+    /// durable (`Cursor::default()`: none yet). A server restored from a backup taken before
+    /// it does not have it, and says so: the device then pushes again what it wrote, which
+    /// the pull cursor alone would miss when the device had not pulled past the backup.
+    pub acknowledged: Cursor,
 }
 
 /// A screening form version the health office published, as devices receive it.
@@ -168,6 +173,10 @@ pub struct HelloResponseV2 {
     /// Forms published after the request's `forms_seen`, oldest first (at most
     /// [`super::MAX_FORMS_PER_HELLO`]; the next hello brings the rest).
     pub forms: Vec<PublishedForm>,
+    /// The server does not have the request's `acknowledged` point of its history: it lost
+    /// pushes this device made (a restored backup). Pull from the start and push every
+    /// record again.
+    pub timeline_changed: bool,
 }
 
 /// `POST /v1/resynced` (protocol 2): the device rebuilt its replica from the server, as the
@@ -217,6 +226,20 @@ pub struct PushResponse {
     pub unchanged: u32,
     /// The server's newest sequence after the push.
     pub seq: u64,
+}
+
+/// The answer to [`PushRequest`] in protocol 2: [`PushResponse`] with the token of `seq`,
+/// which the device keeps as its `acknowledged` point (see [`HelloRequestV2`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponseV2 {
+    /// The server database's identity.
+    pub epoch: Uuid,
+    /// The `change_seq` of every group now durable on the server.
+    pub accepted: Vec<i64>,
+    /// Groups whose every record the server already contained.
+    pub unchanged: u32,
+    /// The server's newest sequence after the push, and its token.
+    pub acknowledged: Cursor,
 }
 
 /// `POST /v1/pull`: the next page of the device's scope after its cursor.

@@ -58,6 +58,7 @@ store_suite!(
     a_member_of_another_puskesmas_household_is_refused,
     a_device_is_not_sent_its_own_changes_back,
     a_household_that_moves_reaches_the_new_puskesmas_with_its_members,
+    a_household_first_seen_already_moved_is_taken_as_registered_then_moved,
     a_push_from_a_device_behind_the_store_is_sent_back_merged,
     an_edit_resends_the_record_alone_and_its_first_group_stays_whole,
     pages_end_between_groups_and_cover_everything,
@@ -639,16 +640,23 @@ fn each_changed_group_takes_the_next_sequence(store: &dyn Store) {
 
 fn a_household_of_another_puskesmas_is_refused_and_nothing_is_written(store: &dyn Store) {
     two_puskesmas(store);
+    let theirs = device(store, TEAM2);
     let writer = device(store, TEAM1);
     let reader = device(store, TEAM1);
-    let other = device(store, TEAM2);
-    let own = family(P1, writer.id, 1);
-    let foreign = household(P2, writer.id, 2);
+    let foreign = household(P2, theirs.id, 2);
+    store
+        .push(&theirs, push_of(&[vec![foreign.clone()]]))
+        .unwrap();
+    let newest = store.newest_seq().unwrap();
 
-    let result = store.push(&writer, push_of(&[own, vec![foreign]]));
+    // The writer's own new family, then an edit of P2's household it never held: refused
+    // whole, so its own family is not written either.
+    let own = family(P1, writer.id, 1);
+    let taken = edited(&foreign, writer.id);
+    let result = store.push(&writer, push_of(&[own, vec![taken]]));
     assert_eq!(refusal(result), ErrorCode::OutOfScope);
-    assert_eq!(store.newest_seq().unwrap(), 0);
-    for device in [&reader, &other, &writer] {
+    assert_eq!(store.newest_seq().unwrap(), newest);
+    for device in [&reader, &writer] {
         let page = store.pull(device, Cursor::default(), None).unwrap();
         assert!(
             page.records.is_empty(),
@@ -658,6 +666,46 @@ fn a_household_of_another_puskesmas_is_refused_and_nothing_is_written(store: &dy
             pulled_by_id(&page.records).keys()
         );
     }
+    let there = device(store, TEAM2);
+    let page = store.pull(&there, Cursor::default(), None).unwrap();
+    assert_eq!(pulled_by_id(&page.records), by_id(&[foreign]));
+}
+
+fn a_household_first_seen_already_moved_is_taken_as_registered_then_moved(store: &dyn Store) {
+    // Registered and moved on a tablet before any sync (or re-pushed whole after the server
+    // was restored from a backup older than both): the server has never seen it in P1.
+    two_puskesmas(store);
+    let writer = device(store, TEAM1);
+    let here = device(store, TEAM1);
+    let there = device(store, TEAM2);
+    let records = family(P1, writer.id, 1);
+    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
+    let moved = with_field(
+        &records[0],
+        writer.id,
+        (puskesmas, cageur_model::Value::Text(P2.into())),
+    );
+    // The person travels first, the household after it: both end in P2.
+    store
+        .push(&writer, push_of(&[vec![records[1].clone(), moved.clone()]]))
+        .unwrap();
+
+    let got: BTreeMap<Uuid, (u8, Vec<u8>)> = pull_pages(store, &there, Cursor::default(), None, 5)
+        .iter()
+        .flat_map(|p| pulled_by_id(&p.records))
+        .collect();
+    assert_eq!(got, by_id(&[moved, records[1].clone()]));
+    // P1's tablets hold nothing of it, and the writer is told both left its puskesmas.
+    let pages = pull_pages(store, &here, Cursor::default(), None, 5);
+    assert!(pages.iter().all(|p| p.records.is_empty()));
+    let mut departed: Vec<Uuid> = pull_pages(store, &writer, Cursor::default(), None, 5)
+        .into_iter()
+        .flat_map(|p| p.departed)
+        .collect();
+    departed.sort();
+    let mut expected = vec![records[0].id, records[1].id];
+    expected.sort();
+    assert_eq!(departed, expected);
 }
 
 fn a_member_of_another_puskesmas_household_is_refused(store: &dyn Store) {

@@ -110,3 +110,83 @@ fn a_server_restored_from_an_older_backup_loses_nothing() {
     let report = b.sync();
     assert_eq!(report["timeline_reset"], false, "{report}");
 }
+
+/// A family moves to another puskesmas's area: the tablet that moved it drops it from its
+/// views at its next sync. If the server is then restored from a backup older than all of
+/// it, that tablet may be the only one left with the family; it offers its kept copy back,
+/// and the family reaches its new puskesmas, members and all (found by the simulation).
+#[test]
+fn a_family_that_moved_away_before_a_restore_is_offered_back_by_the_tablet_that_moved_it() {
+    const THERE: &str = "P3671010101";
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let backup = dir.path().join("backup");
+    std::fs::create_dir_all(&live).unwrap();
+    let db = format!("sqlite:{}", live.join("server.db").display());
+
+    let mut server = Server::start(&db);
+    let token = server.admin_token();
+    register(&server, &token, PUSKESMAS, &["TEAM-A"]);
+    register(&server, &token, THERE, &["TEAM-B"]);
+    let here = enroll(&server, &token, dir.path(), "TEAM-A", 21);
+    let there = enroll(&server, &token, dir.path(), "TEAM-B", 22);
+    here.sync();
+    there.sync();
+
+    // The backup: before the family was registered at all.
+    let addr = server.addr().to_owned();
+    server.kill();
+    copy_store(&live, &backup);
+    let mut server = Server::start_at(&db, &addr);
+
+    let family = here.input(
+        &["household", "add"],
+        &household("3671051203150031", "Dewi Anggraini"),
+    );
+    let person = json!({"household": family, "nik": "3671054803910009", "name": "Rina Marlina",
+                        "sex": "female", "birth_date": "1991-03-08", "relation": "head"});
+    here.input(&["person", "add"], &person);
+    here.sync();
+    here.input(
+        &["household", "update", &family],
+        &json!({ "puskesmas": THERE }),
+    );
+    here.sync();
+    here.sync();
+    assert!(
+        !here.export().contains("Dewi Anggraini"),
+        "the family left this tablet's puskesmas"
+    );
+
+    // The disk dies before any tablet of the new puskesmas synced.
+    server.kill();
+    copy_store(&backup, &live);
+    let server = Server::start_at(&db, &addr);
+    let restored = admin(&server, &token, &["export", "--puskesmas", THERE]).unwrap();
+    assert!(
+        !restored.contains("Dewi Anggraini"),
+        "the backup predates the family"
+    );
+
+    let report = here.sync();
+    assert_eq!(report["timeline_reset"], true, "{report}");
+    there.sync();
+    let theirs = admin(&server, &token, &["export", "--puskesmas", THERE]).unwrap();
+    for name in ["Dewi Anggraini", "Rina Marlina"] {
+        assert!(
+            theirs.contains(name),
+            "{name} is back, in its new puskesmas"
+        );
+    }
+    assert_eq!(
+        there.export(),
+        theirs,
+        "the new puskesmas's tablet holds the family"
+    );
+    let ours = admin(&server, &token, &["export", "--puskesmas", PUSKESMAS]).unwrap();
+    assert!(
+        !ours.contains("Dewi Anggraini"),
+        "it did not come back to the old one"
+    );
+    assert_eq!(here.export(), ours);
+}

@@ -228,11 +228,12 @@ fn bad_requests_are_clear_refusals_that_change_nothing() {
     let (one_cred, two_cred) = (one.credential.as_str(), two.credential.as_str());
 
     // Device one writes a household of its own puskesmas.
+    let ones = household_in("P-ONE", one.device);
     let (status, _) = http.raw(
         "/v1/push",
         Some("1"),
         Some(one_cred),
-        &push(vec![household_in("P-ONE", one.device)]),
+        &push(vec![ones.clone()]),
     );
     assert_eq!(status, 200);
     let before = http.seq();
@@ -312,12 +313,15 @@ fn bad_requests_are_clear_refusals_that_change_nothing() {
             ErrorCode::InvalidRecord,
         ),
         (
-            "another puskesmas's new household",
+            "another puskesmas's household",
             Some("1"),
             Some(two_cred),
             push(vec![
                 household_in("P-TWO", two.device),
-                household_in("P-ONE", two.device),
+                WireRecord {
+                    state: household_state("P-TWO", two.device).encode(),
+                    ..ones.clone()
+                },
             ]),
             403,
             ErrorCode::OutOfScope,

@@ -8,6 +8,7 @@
 use cageur_model::{FieldKey, RecordKind, Value, followup, household, person, referral, visit};
 use uuid::Uuid;
 
+use crate::DeviceNumber;
 use crate::policy::policy;
 use crate::record::RecordState;
 
@@ -47,6 +48,14 @@ pub fn scope_link(kind: RecordKind, state: &RecordState) -> ScopeLink {
             _ => None,
         }),
     }
+}
+
+/// The device that wrote the link a record shows: for a household, the one that registered
+/// it or moved it last.
+pub fn link_writer(kind: RecordKind, state: &RecordState) -> Option<DeviceNumber> {
+    state
+        .field(link_field(kind), &policy(kind))
+        .map(|f| f.shown.device)
 }
 
 #[cfg(test)]
@@ -103,6 +112,17 @@ mod tests {
             state.write(author(2), [(link_field(kind), Value::Id(household))]);
             assert_eq!(scope_link(kind, &state), ScopeLink::Member(Some(household)));
         }
+    }
+
+    #[test]
+    fn the_link_writer_is_the_device_that_moved_a_household_last() {
+        let mut state = RecordState::new();
+        let puskesmas = FieldKey(household::field::PUSKESMAS);
+        state.write(author(3), [(puskesmas, Value::Text("P1".into()))]);
+        assert_eq!(link_writer(RecordKind::Household, &state), Some(3));
+        state.write(author(8), [(puskesmas, Value::Text("P2".into()))]);
+        assert_eq!(link_writer(RecordKind::Household, &state), Some(8));
+        assert_eq!(link_writer(RecordKind::Person, &state), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod invariants;
 pub mod server;
 pub mod transport;
+mod watch;
 mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -324,8 +325,28 @@ impl Sim {
                 .sync_via(transport, &Sim::options(), &mut |_| {})
         }));
         match outcome {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => self.expected_error(e),
+            Ok(Ok(report)) => {
+                if tracing_on() {
+                    eprintln!(
+                        "  synced: pushed {}, pulled {}, merged {}{}",
+                        report.pushed,
+                        report.pulled,
+                        report.merged,
+                        if report.timeline_reset {
+                            ", timeline reset"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                if tracing_on() {
+                    eprintln!("  sync failed: {e}");
+                }
+                self.expected_error(e)
+            }
             Err(panic) => {
                 let crashed = std::mem::take(&mut self.net().crashed);
                 if !crashed {
@@ -356,6 +377,7 @@ impl Sim {
             self.minutes.fetch_add(7, Ordering::SeqCst);
             self.net().rates = rates;
             workload::step(self)?;
+            watch::report(self, &format!("step {step}"));
         }
         self.heal()
     }
@@ -375,12 +397,31 @@ impl Sim {
                     self.tablets[t]
                         .replica()
                         .sync_via(transport, &Sim::options(), &mut |_| {});
-                if let Err(e) = report {
-                    return Err(self.fail(format!(
-                        "tablet {} could not sync once the faults healed: {e}",
-                        self.tablets[t].number
-                    )));
+                match report {
+                    Err(e) => {
+                        return Err(self.fail(format!(
+                            "tablet {} could not sync once the faults healed: {e}",
+                            self.tablets[t].number
+                        )));
+                    }
+                    Ok(report) if tracing_on() => eprintln!(
+                        "  healing sync of tablet {}: pushed {}, pulled {}, merged {}{}",
+                        self.tablets[t].number,
+                        report.pushed,
+                        report.pulled,
+                        report.merged,
+                        if report.timeline_reset {
+                            ", timeline reset"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Ok(_) => {}
                 }
+                watch::report(
+                    self,
+                    &format!("healing sync of tablet {}", self.tablets[t].number),
+                );
             }
         }
         Ok(())

@@ -27,8 +27,10 @@ pub(crate) fn step(sim: &mut Sim) -> Result<(), Failure> {
     let roll: u32 = sim.rng.random_range(0..100);
     if crate::tracing_on() {
         eprintln!(
-            "step {} tablet {} roll {roll}",
-            sim.step, sim.tablets[t].number
+            "step {} tablet {}: {}",
+            sim.step,
+            sim.tablets[t].number,
+            action_name(roll)
         );
     }
     let acted = match roll {
@@ -79,6 +81,27 @@ pub(crate) fn step(sim: &mut Sim) -> Result<(), Failure> {
         }
     };
     acted.map_err(|e| sim.fail(e))
+}
+
+/// What a roll of [`step`] does, for the trace.
+fn action_name(roll: u32) -> &'static str {
+    match roll {
+        0..=13 => "add a household",
+        14..=25 => "edit a household",
+        26..=31 => "edit a person",
+        32..=41 => "record a visit",
+        42..=45 => "advance a referral",
+        46..=48 => "remove a record",
+        49..=52 => "resolve a conflict",
+        53..=56 => "edit one field on two tablets",
+        57..=58 => "move a household",
+        59..=90 => "sync",
+        91..=92 => "restart the server",
+        93..=94 => "back the server up",
+        95 => "restore the server's backup",
+        96..=97 => "go offline",
+        _ => "crash the app",
+    }
 }
 
 /// Errors a health worker's action may meet in the simulation (a record removed or merged

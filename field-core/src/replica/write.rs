@@ -200,7 +200,7 @@ impl Replica {
         id: HouseholdId,
         edit: impl FnOnce(&mut Household) -> Result<(), ValidationError>,
     ) -> Result<bool> {
-        let (_, after) = self.prepare_update(id.0, edit)?;
+        let (_, after) = self.prepare_update::<Household>(id.0, edit)?;
         self.save_update(id.0, &after)
     }
 
@@ -296,6 +296,7 @@ impl Replica {
             kind: RecordKind::Household,
             id,
         })?;
+        self.check_record_here(kind, id)?;
         let mut fields = FieldMap::new();
         fields.insert(FieldKey::DELETED, Value::Bool(true));
         self.write_all(vec![(kind, id, fields)])?;
@@ -308,6 +309,7 @@ impl Replica {
         id: Uuid,
         edit: impl FnOnce(&mut E) -> Result<(), ValidationError>,
     ) -> Result<(E, E)> {
+        self.check_record_here(E::KIND, id)?;
         let before: E = self.entity(E::KIND, id)?;
         let mut after = before.clone();
         edit(&mut after)?;
@@ -339,18 +341,49 @@ impl Replica {
     fn person_facts(
         &self,
         id: PersonId,
-        field: impl FnOnce() -> String,
+        field: impl Fn() -> String,
     ) -> Result<tables::PersonFacts> {
-        tables::person_facts(&self.conn, id.0)?.ok_or_else(|| unknown(field(), RecordKind::Person))
+        let facts = tables::person_facts(&self.conn, id.0)?
+            .ok_or_else(|| unknown(field(), RecordKind::Person))?;
+        self.check_here(facts.puskesmas.as_deref(), &field)?;
+        Ok(facts)
+    }
+
+    /// A record of a household of another puskesmas than the device's (one moved away) is
+    /// not the device's to add to or change: the server would refuse it.
+    fn check_here(&self, puskesmas: Option<&str>, field: impl Fn() -> String) -> Result<()> {
+        match (puskesmas, self.device.puskesmas.as_deref()) {
+            (Some(theirs), Some(mine)) if theirs != mine => Err(ValidationError::new(
+                field(),
+                Rule::Consistency,
+                format!("this household is of puskesmas {theirs} now: it is not this device's"),
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Replica::check_here`] for a stored record.
+    fn check_record_here(&self, kind: RecordKind, id: Uuid) -> Result<()> {
+        // A household's own puskesmas may change (that is how it moves); its records may not
+        // be written once it moved.
+        if kind == RecordKind::Household {
+            return Ok(());
+        }
+        let puskesmas = tables::puskesmas_of(&self.conn, kind, id)?;
+        self.check_here(puskesmas.as_deref(), || "household".to_owned())
     }
 
     /// An input error naming `field` unless a live record of `kind` has this id.
     fn require(&self, kind: RecordKind, id: Uuid, field: &str) -> Result<()> {
-        if tables::exists(&self.conn, kind, id)? {
-            Ok(())
-        } else {
-            Err(unknown(field, kind))
+        if !tables::exists(&self.conn, kind, id)? {
+            return Err(unknown(field, kind));
         }
+        if kind == RecordKind::Household {
+            let puskesmas = tables::puskesmas_of(&self.conn, kind, id)?;
+            self.check_here(puskesmas.as_deref(), || field.to_owned())?;
+        }
+        Ok(())
     }
 
     /// Creates new records: nothing to diff against, so every non-null field is written.

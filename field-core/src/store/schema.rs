@@ -11,7 +11,7 @@ use crate::error::{FieldError, Result};
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 /// Append only; never edit one that has shipped.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The versions whose migration adds query columns that only the records' states can fill:
 /// after its SQL, and in its transaction, every record's columns are derived again.
@@ -214,6 +214,21 @@ CREATE TABLE set_aside (
     kind  INTEGER NOT NULL,
     state BLOB NOT NULL,
     why   TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// Version 6: records that left this tablet's puskesmas (their household moved away), told by
+/// the server. One still waiting in the outbox stays in its table (`state` NULL) until its
+/// changes are pushed; then its last state is kept here, out of every view, so that a server
+/// restored from a backup older than the move gets it back (`offer`: to be offered, after a
+/// timeline reset); copies older than [`crate::sync::KEEP_DEPARTED_DAYS`] are dropped.
+const V6: &str = r#"
+CREATE TABLE departed (
+    id          BLOB PRIMARY KEY,
+    kind        INTEGER NOT NULL,
+    state       BLOB,
+    departed_at INTEGER NOT NULL,
+    offer       INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 "#;
 

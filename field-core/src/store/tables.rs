@@ -269,12 +269,36 @@ pub(crate) fn exists(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<bo
         .unwrap_or(false))
 }
 
+/// The puskesmas of the household a record belongs to (a household's own), if this device
+/// holds the household.
+pub(crate) fn puskesmas_of(
+    conn: &Connection,
+    kind: RecordKind,
+    id: Uuid,
+) -> Result<Option<String>> {
+    let sql = match kind {
+        RecordKind::Household => "SELECT puskesmas FROM households WHERE id = ?1".to_owned(),
+        other => format!(
+            "SELECT h.puskesmas FROM {} r JOIN households h ON h.id = r.household
+             WHERE r.id = ?1",
+            table(other)
+        ),
+    };
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id.as_bytes()], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
 /// What checking a screening, a referral or a follow-up needs to know of a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PersonFacts {
     pub household: Uuid,
     pub sex: cageur_model::Sex,
     pub birth_date: chrono::NaiveDate,
+    /// The puskesmas of the person's household, if this device holds it.
+    pub puskesmas: Option<String>,
 }
 
 /// A person's [`PersonFacts`] from the query columns, with no state decoded; `None` if the
@@ -282,15 +306,21 @@ pub(crate) struct PersonFacts {
 /// damaged (they are derived from a state that always has them).
 pub(crate) fn person_facts(conn: &Connection, id: Uuid) -> Result<Option<PersonFacts>> {
     let facts = conn
-        .prepare_cached("SELECT household, sex, born FROM persons WHERE id = ?1 AND NOT removed")?
+        .prepare_cached(
+            "SELECT p.household, p.sex, p.born, h.puskesmas FROM persons p
+             LEFT JOIN households h ON h.id = p.household
+             WHERE p.id = ?1 AND NOT p.removed",
+        )?
         .query_row([id.as_bytes()], |r| {
             let (household, sex, born): (Option<Vec<u8>>, Option<i64>, Option<i32>) =
                 (r.get(0)?, r.get(1)?, r.get(2)?);
+            let puskesmas: Option<String> = r.get(3)?;
             Ok((|| {
                 Some(PersonFacts {
                     household: uuid_from_blob(&household?)?,
                     sex: cageur_model::Sex::from_code(u8::try_from(sex?).ok()?)?,
                     birth_date: cageur_model::fields::date_from_days(born?)?,
+                    puskesmas,
                 })
             })())
         })
@@ -320,6 +350,15 @@ pub(crate) fn kind_of(conn: &Connection, id: Uuid) -> Result<Option<RecordKind>>
         .query_row([id.as_bytes()], |r| r.get(0))
         .optional()?;
     Ok(code.and_then(RecordKind::from_code))
+}
+
+/// Deletes a record, whatever its kind; `false` if there was none.
+pub(crate) fn delete(conn: &Connection, id: Uuid) -> Result<bool> {
+    let Some(kind) = kind_of(conn, id)? else {
+        return Ok(false);
+    };
+    let sql = format!("DELETE FROM {} WHERE id = ?1", table(kind));
+    Ok(conn.prepare_cached(&sql)?.execute([id.as_bytes()])? > 0)
 }
 
 /// Whether the replica holds no records at all.

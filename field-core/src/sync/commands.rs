@@ -11,7 +11,7 @@ use cageur_model::RecordKind;
 use cageur_model::forms::FormDefinition;
 use cageur_protocol::RecordState;
 use cageur_protocol::sync::{
-    Ack, Cursor, PublishedForm, PullRequest, PullResponse, ResyncedRequest, WipedRequest,
+    Ack, Cursor, PublishedForm, PullRequest, PullResponseV2, ResyncedRequest, WipedRequest,
 };
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
@@ -115,7 +115,7 @@ impl Replica {
             })?
             .unsigned_abs();
         loop {
-            let page: PullResponse = client.call(
+            let page: PullResponseV2 = client.call(
                 "/v1/pull",
                 &PullRequest {
                     cursor,
@@ -254,7 +254,7 @@ impl Replica {
         }
         tx.execute_batch(
             "DELETE FROM outbox; DELETE FROM resync_stage; DELETE FROM set_aside;
-             DELETE FROM current_worker; DELETE FROM workers;
+             DELETE FROM departed; DELETE FROM current_worker; DELETE FROM workers;
              UPDATE sync_state SET wiped = 1;",
         )?;
         tx.commit()?;

@@ -6,6 +6,7 @@
 //! is on its way. A cut connection therefore loses nothing and resumes where it stopped.
 
 mod commands;
+mod departed;
 mod http;
 mod outbox;
 mod pull;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use commands::ResyncOutcome;
+pub use departed::KEEP_DEPARTED_DAYS;
 pub use http::{HttpTransport, RetryPolicy, Traffic, Transport};
 pub use salvage::{RecordDigest, SalvageReport};
 
@@ -278,6 +280,9 @@ impl Replica {
         );
         let mut exchange = |this: &mut Self, report: &mut SyncReport| {
             this.push_all(client, report, progress)?;
+            this.offer_departed(client)?;
+            let now = this.now().timestamp();
+            departed::settle(&mut this.conn, now)?;
             if wipe {
                 // Everything this tablet held is on the server now: delete it here.
                 this.wipe(client, report.pushed)?;
@@ -349,6 +354,7 @@ impl Replica {
     fn reset_timeline(&mut self, epoch: Uuid) -> Result<()> {
         let first = self.next_change_seq;
         let tx = self.conn.transaction()?;
+        departed::offer_all(&tx)?;
         let queued = outbox::queue_every_record(&tx, first)?;
         // A resync's staged pull belongs to the old history too, and so do the numbers of
         // the forms published there (forms already held are received again, harmlessly).
@@ -362,6 +368,33 @@ impl Replica {
         tx.commit()?;
         self.next_change_seq = first + queued as i64;
         Ok(())
+    }
+
+    /// Offers the server the copies of departed records, after a timeline reset (see
+    /// [`departed`]). The server takes what it lacks and passes over what it cannot take.
+    fn offer_departed(&mut self, client: &mut http::Client) -> Result<()> {
+        let cursor = self
+            .read_sync_state()?
+            .ok_or(FieldError::NotEnrolled)?
+            .cursor;
+        loop {
+            let (groups, ids) = departed::next_offer(&self.conn)?;
+            if groups.is_empty() {
+                return Ok(());
+            }
+            let answer: PushResponseV2 = client.call(
+                "/v1/offer",
+                &PushRequest {
+                    schema: RECORD_SCHEMA,
+                    cursor,
+                    groups,
+                },
+            )?;
+            // What the server took is in its history now: a restore that loses it again is
+            // noticed at the next hello, as for a push.
+            outbox::note_acknowledged(&self.conn, answer.acknowledged)?;
+            departed::offered(&mut self.conn, &ids)?;
+        }
     }
 
     fn push_all(

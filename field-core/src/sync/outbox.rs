@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use cageur_model::RecordKind;
-use cageur_protocol::sync::{ChangeGroup, MAX_GROUP_RECORDS, MAX_PUSH_RECORDS, WireRecord};
+use cageur_protocol::sync::{ChangeGroup, Cursor, MAX_GROUP_RECORDS, MAX_PUSH_RECORDS, WireRecord};
 use cageur_protocol::{RecordClock, RecordState};
 use rusqlite::{Connection, Transaction, params};
 use uuid::Uuid;
@@ -19,6 +19,16 @@ pub(crate) struct Batch {
     /// What was sent of each record: its group and its last change, to acknowledge exactly
     /// that (a change made while the push was on the wire stays pending).
     pub sent: Vec<(Uuid, i64, i64)>,
+}
+
+/// Notes the newest point of the server's history holding this device's writes, so that a
+/// server restored to before it is noticed at the next hello.
+pub(crate) fn note_acknowledged(conn: &Connection, point: Cursor) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_state SET ack_seq = ?1, ack_token = ?2 WHERE ack_seq <= ?1",
+        params![point.seq as i64, point.token as i64],
+    )?;
+    Ok(())
 }
 
 /// The next batch: whole change groups, most urgent first, then oldest first.
@@ -113,10 +123,7 @@ pub(crate) fn acknowledge(
 ) -> Result<u64> {
     let tx = conn.transaction()?;
     if let Some(point) = acknowledged {
-        tx.execute(
-            "UPDATE sync_state SET ack_seq = ?1, ack_token = ?2 WHERE ack_seq <= ?1",
-            params![point.seq as i64, point.token as i64],
-        )?;
+        note_acknowledged(&tx, point)?;
     }
     let mut acked = 0;
     let mut highest = 0;

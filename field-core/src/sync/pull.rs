@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use cageur_model::RecordKind;
 use cageur_model::forms::FormRegistry;
-use cageur_protocol::sync::{Cursor, PullRequest, PullResponse};
+use cageur_protocol::sync::{Cursor, PullRequest, PullResponseV2};
 use rusqlite::{Transaction, params};
 use uuid::Uuid;
 
@@ -35,6 +35,7 @@ const TRANSACTION_BUDGET: Duration = Duration::from_millis(250);
 struct Page {
     epoch: Uuid,
     records: Vec<Received>,
+    departed: Vec<Uuid>,
     next: Cursor,
     remaining: u64,
 }
@@ -46,7 +47,7 @@ fn fetch(
     page_bytes: Option<u32>,
     forms: &FormRegistry,
 ) -> Result<Page> {
-    let page: PullResponse = client.call(
+    let page: PullResponseV2 = client.call(
         "/v1/pull",
         &PullRequest {
             cursor,
@@ -70,6 +71,7 @@ fn fetch(
     Ok(Page {
         epoch: page.epoch,
         records: decode_all(records, forms)?,
+        departed: page.departed,
         next: page.next,
         remaining: page.remaining,
     })
@@ -79,14 +81,21 @@ fn fetch(
 /// savepoint), so that a page that fails to merge leaves the pages before it to commit.
 fn merge_page(
     tx: &Transaction<'_>,
-    records: Vec<Received>,
-    next: Cursor,
-    epoch: Uuid,
+    page: Page,
+    now: i64,
     forms: &FormRegistry,
     lookups: &mut Lookups,
 ) -> Result<MergeReport> {
+    let Page {
+        epoch,
+        records,
+        departed,
+        next,
+        ..
+    } = page;
     tx.execute_batch("SAVEPOINT page")?;
     let merged = merge_decoded(tx, records, forms, lookups).and_then(|merged| {
+        super::departed::depart(tx, &departed, now)?;
         tx.execute(
             "UPDATE sync_state SET cursor_seq = ?1, cursor_token = ?2, epoch = ?3",
             params![next.seq as i64, next.token as i64, epoch.to_string()],
@@ -128,6 +137,7 @@ impl Replica {
             .read_sync_state()?
             .ok_or(FieldError::NotEnrolled)?
             .cursor;
+        let now = self.now().timestamp();
         let forms = &self.forms;
         let mut lookups = Lookups::for_replica(&self.conn)?;
         let mut done = 0u64;
@@ -175,20 +185,14 @@ impl Replica {
                 };
                 let last = is_last(&page, cursor);
                 let received = page.records.len() as u64;
+                let (next, remaining) = (page.next, page.remaining);
                 let (tx, began) = match open.take() {
                     Some(open) => open,
                     // Shared borrows, so that a transaction can stay open across iterations;
                     // nothing else writes through this connection meanwhile.
                     None => (self.conn.unchecked_transaction()?, Instant::now()),
                 };
-                let merged = match merge_page(
-                    &tx,
-                    page.records,
-                    page.next,
-                    page.epoch,
-                    forms,
-                    &mut lookups,
-                ) {
+                let merged = match merge_page(&tx, page, now, forms, &mut lookups) {
                     Ok(merged) => merged,
                     Err(e) => {
                         // The pages before this one are whole: keep them.
@@ -207,12 +211,12 @@ impl Replica {
                 progress(Progress {
                     phase: Phase::Pull,
                     done,
-                    total: done + page.remaining,
+                    total: done + remaining,
                 });
                 if last {
                     return Ok(());
                 }
-                cursor = page.next;
+                cursor = next;
             }
         })
     }

@@ -7,8 +7,8 @@ use axum::Extension;
 use axum::extract::State;
 use cageur_protocol::sync::{
     Ack, Cursor, EnrollRequest, EnrollResponse, ErrorCode, HelloRequest, HelloRequestV2,
-    HelloResponse, HelloResponseV2, MAX_FORMS_PER_HELLO, PullRequest, PullResponse, PushRequest,
-    PushResponse, PushResponseV2, ResyncedRequest, WipedRequest, WireRecord,
+    HelloResponse, HelloResponseV2, MAX_FORMS_PER_HELLO, PullRequest, PullResponse, PullResponseV2,
+    PushRequest, PushResponse, PushResponseV2, ResyncedRequest, WipedRequest, WireRecord,
 };
 
 use super::Protocol;
@@ -183,6 +183,35 @@ pub async fn push(
     Ok(push_reply(state.store.epoch(), protocol, outcome))
 }
 
+/// Copies of departed records that a device offers after the server's history changed (a
+/// restore from a backup older than a household's move may have lost them everywhere else):
+/// merged like a push, except that what the store cannot take from this device is passed
+/// over rather than refused. Protocol 2; a device revoked in any way offers nothing.
+pub async fn offer(
+    State(state): State<Arc<AppState>>,
+    Extension(Protocol(protocol)): Extension<Protocol>,
+    caller: DeviceCaller,
+    SyncBody(req, _): SyncBody<PushRequest>,
+) -> ApiResult<axum::response::Response> {
+    let device = caller.active()?;
+    check_schema(req.schema)?;
+    let mut push = prepare_push(req)?;
+    push.copies = true;
+    let records = push.records();
+    let outcome = {
+        let device = device.clone();
+        state.blocking(move |s| s.push(&device, push)).await?
+    };
+    tracing::info!(
+        device = device.id,
+        records,
+        unchanged = outcome.unchanged,
+        seq = outcome.seq,
+        "offer of departed copies"
+    );
+    Ok(push_reply(state.store.epoch(), protocol, outcome))
+}
+
 /// A push's answer in the protocol it was asked in.
 fn push_reply(epoch: uuid::Uuid, protocol: u16, outcome: PushOutcome) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -259,9 +288,11 @@ async fn hold(
 
 pub async fn pull(
     State(state): State<Arc<AppState>>,
+    Extension(Protocol(protocol)): Extension<Protocol>,
     caller: DeviceCaller,
     SyncBody(req, _): SyncBody<PullRequest>,
-) -> ApiResult<SyncReply<PullResponse>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let device = caller.active()?;
     check_can_read(device.schema)?;
     let id = device.id;
@@ -271,23 +302,39 @@ pub async fn pull(
     tracing::debug!(
         device = id,
         records = page.records.len(),
+        departed = page.departed.len(),
         remaining = page.remaining,
         "pull"
     );
-    Ok(SyncReply(PullResponse {
-        epoch: state.store.epoch(),
-        records: page
-            .records
-            .into_iter()
-            .map(|r| WireRecord {
-                kind: r.kind.code(),
-                id: r.id,
-                state: r.state,
-            })
-            .collect(),
-        next: page.next,
-        remaining: page.remaining,
-    }))
+    let epoch = state.store.epoch();
+    let records = page
+        .records
+        .into_iter()
+        .map(|r| WireRecord {
+            kind: r.kind.code(),
+            id: r.id,
+            state: r.state,
+        })
+        .collect();
+    Ok(if protocol >= 2 {
+        SyncReply(PullResponseV2 {
+            epoch,
+            records,
+            departed: page.departed,
+            next: page.next,
+            remaining: page.remaining,
+        })
+        .into_response()
+    } else {
+        // An app of protocol 1 is not told of departures: it keeps its copies.
+        SyncReply(PullResponse {
+            epoch,
+            records,
+            next: page.next,
+            remaining: page.remaining,
+        })
+        .into_response()
+    })
 }
 
 /// The device rebuilt its replica from the server, as a resync asked.

@@ -25,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/enroll", post(device::enroll))
         .route("/hello", post(device::hello))
         .route("/push", post(device::push))
+        .route("/offer", post(device::offer))
         .route("/pull", post(device::pull))
         .route("/resynced", post(device::resynced))
         .route("/wiped", post(device::wiped))

@@ -13,6 +13,7 @@
 //! it while holding everything the store had of it. That device is not sent it back.
 
 pub mod admin;
+pub mod departures;
 mod pg;
 mod pull;
 mod push;
@@ -276,6 +277,8 @@ pub struct PulledRecord {
 #[derive(Debug, Clone)]
 pub struct PullPage {
     pub records: Vec<PulledRecord>,
+    /// Records that left the device's scope (their household moved), to drop.
+    pub departed: Vec<Uuid>,
     pub next: Cursor,
     pub remaining: u64,
 }

@@ -43,6 +43,13 @@ pub(crate) trait PullTx: Timeline {
     ) -> StoreResult<Vec<ScopeRow>>;
     /// How many of the scope's records after `after` are not `device`'s own state.
     fn count_after(&mut self, puskesmas: &str, after: u64, device: u32) -> StoreResult<u64>;
+    /// Departures from the scope after `after`, up to `upto` if given: (sequence, id).
+    fn departures(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        upto: Option<u64>,
+    ) -> StoreResult<Vec<(u64, Uuid)>>;
 }
 
 /// Rows scanned for one page at most, sent or not: bounds a page's time when a device's own
@@ -79,11 +86,13 @@ pub(crate) fn build_page(
         return Err(timeline_changed());
     }
     let (mut records, mut bytes, mut scanned, mut last_seq) = (Vec::new(), 0usize, 0usize, None);
+    let mut stopped = false;
     tx.scan(puskesmas, cursor.seq, &mut |row| {
         let full = bytes >= budget
             || records.len() >= PULL_PAGE_MAX_RECORDS
             || scanned >= PAGE_MAX_SCANNED;
         if full && last_seq != Some(row.seq) {
+            stopped = true;
             return Ok(false);
         }
         scanned += 1;
@@ -102,7 +111,17 @@ pub(crate) fn build_page(
             }
         }
     }
-    let next = match last_seq {
+    // Departures come in sequence order with the records: up to the page's last sequence,
+    // or all of them on the last page, whose cursor then passes the last departure (a
+    // household's move is written in its new scope, so the old scope's own records may end
+    // before it).
+    let departures = tx.departures(puskesmas, cursor.seq, stopped.then_some(last_seq).flatten())?;
+    let end = last_seq
+        .into_iter()
+        .chain(departures.iter().map(|(seq, _)| *seq))
+        .max();
+    let departed: Vec<Uuid> = departures.into_iter().map(|(_, id)| id).collect();
+    let next = match end {
         Some(seq) => Cursor {
             seq,
             token: tx.token_of(seq)?.unwrap_or_default(),
@@ -112,6 +131,7 @@ pub(crate) fn build_page(
     let remaining = tx.count_after(puskesmas, next.seq, device)?;
     Ok(PullPage {
         records,
+        departed,
         next,
         remaining,
     })

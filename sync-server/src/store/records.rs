@@ -1,7 +1,7 @@
 //! Reading a push before any of it is stored: every record decoded and checked, so that one
 //! bad record refuses the whole push and nothing is written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cageur_model::RecordKind;
 use cageur_protocol::RecordState;
@@ -37,6 +37,9 @@ pub struct PreparedPush {
     /// How far the pushing device has pulled (verified by the store against its tokens).
     pub cursor: Cursor,
     pub groups: Vec<IncomingGroup>,
+    /// Copies of departed records a device offers after a timeline reset (`POST /v1/offer`):
+    /// what the store cannot take from this device is passed over instead of refusing all.
+    pub copies: bool,
 }
 
 impl PreparedPush {
@@ -108,6 +111,7 @@ pub fn prepare_push(request: PushRequest) -> Result<PreparedPush, ErrorBody> {
     Ok(PreparedPush {
         cursor: request.cursor,
         groups,
+        copies: false,
     })
 }
 
@@ -127,12 +131,40 @@ pub(crate) struct MergedWrite {
     pub echo: Option<u32>,
 }
 
+/// What decides whether a device may write a record, as a push goes.
+pub(crate) struct ScopeRules<'a> {
+    /// The puskesmas of each household the push names, stored or written by it so far.
+    pub households: &'a HashMap<Uuid, String>,
+    /// Records and households that departed from the device's puskesmas: it may still write
+    /// the changes it made before it knew.
+    pub departed: &'a HashSet<Uuid>,
+    /// Households moved into the device's puskesmas by a device of theirs, carried by this
+    /// push (see `push::carried_moves`): they, and their records, are the device's to write.
+    pub moved_in: &'a HashSet<Uuid>,
+    /// Offered copies ([`PreparedPush::copies`]): passed over rather than refused.
+    pub copies: bool,
+}
+
+impl ScopeRules<'_> {
+    /// Whether a device may write a stored record of another puskesmas than its own.
+    fn may_write_foreign(&self, id: Uuid, stored: &Stored) -> bool {
+        let household = match scope_link(stored.kind, &stored.state) {
+            ScopeLink::Member(Some(household)) => Some(household),
+            _ => None,
+        };
+        self.departed.contains(&id)
+            || self.moved_in.contains(&id)
+            || household.is_some_and(|h| self.moved_in.contains(&h) || self.departed.contains(&h))
+    }
+}
+
 /// Merges one pushed record into what the store holds, checking the device's scope: a device
 /// writes only records of its puskesmas (a household it holds may move out of it). Returns
-/// `None` when the store already contained the pushed state. `device_had_stored`: the device
-/// is known to hold the stored state, so the merge is exactly the device's own state.
+/// `None` when the store already contained the pushed state, or passes over an offered copy.
+/// `device_had_stored`: the device is known to hold the stored state, so the merge is exactly
+/// the device's own state.
 pub(crate) fn merge_one(
-    household_scopes: &HashMap<Uuid, String>,
+    rules: &ScopeRules<'_>,
     device: &DeviceRow,
     record: IncomingRecord,
     existing: Option<Stored>,
@@ -164,8 +196,12 @@ pub(crate) fn merge_one(
                 .at(format!("{at}.kind")),
             ));
         }
-        if stored.puskesmas != device.puskesmas {
-            return Err(out_of_scope());
+        if stored.puskesmas != device.puskesmas && !rules.may_write_foreign(record.id, stored) {
+            return if rules.copies {
+                Ok(None)
+            } else {
+                Err(out_of_scope())
+            };
         }
     }
     let (old_seq, old_scope, merged) = match existing {
@@ -178,7 +214,10 @@ pub(crate) fn merge_one(
             let before = stored.state.encode();
             let mut state = stored.state;
             state.merge(record.state);
-            if state.encode() == before {
+            // A record that left the device's puskesmas is written again even unchanged: its
+            // new sequence carries the departure to the device, which may be the only note of
+            // it left (the store restored from a backup older than the move: seed 1046).
+            if state.encode() == before && stored.puskesmas == device.puskesmas {
                 return Ok(None);
             }
             (Some(stored.seq), Some(stored.puskesmas), state)
@@ -186,18 +225,27 @@ pub(crate) fn merge_one(
         None => (None, None, record.state),
     };
     let (puskesmas, household) = match scope_link(record.kind, &merged) {
-        ScopeLink::Household(Some(code)) => {
-            // A new household must be the device's own; one it holds may move elsewhere.
-            if old_scope.is_none() && code != device.puskesmas {
-                return Err(out_of_scope());
-            }
-            (code, None)
-        }
+        // A household may move elsewhere, even one the server meets for the first time
+        // already moved (registered and moved offline, or re-pushed whole after a server
+        // restore): it is taken as registered at the device's puskesmas, then moved.
+        ScopeLink::Household(Some(code)) => (code, None),
         ScopeLink::Household(None) => (device.puskesmas.clone(), None),
         ScopeLink::Member(Some(household)) => {
-            match household_scopes.get(&household).cloned() {
+            match rules.households.get(&household).cloned() {
+                // A record of a household that moved away from the device's puskesmas,
+                // changed before the device knew (or a copy of one the device held, offered
+                // back to a restored store): it follows its household.
+                Some(code)
+                    if code != device.puskesmas
+                        && (rules.departed.contains(&household) || rules.copies) =>
+                {
+                    (code, Some(household))
+                }
                 Some(code) if code != device.puskesmas => return Err(out_of_scope()),
                 Some(code) => (code, Some(household)),
+                // A copy whose household is neither stored nor offered with it: its scope
+                // is unknown, so it is not taken.
+                None if rules.copies => return Ok(None),
                 // The household has not reached the server yet (an urgent referral travels
                 // first); the pushing device vouches for it, and its arrival settles it.
                 None => (device.puskesmas.clone(), Some(household)),
@@ -205,8 +253,9 @@ pub(crate) fn merge_one(
         }
         ScopeLink::Member(None) => (device.puskesmas.clone(), None),
     };
-    let moved_from = match (&old_scope, record.kind) {
-        (Some(old), RecordKind::Household) if *old != puskesmas => Some(old.clone()),
+    let moved_from = match record.kind {
+        RecordKind::Household => Some(old_scope.unwrap_or_else(|| device.puskesmas.clone()))
+            .filter(|old| *old != puskesmas),
         _ => None,
     };
     Ok(Some(MergedWrite {

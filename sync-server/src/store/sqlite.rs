@@ -2,7 +2,7 @@
 //! one writer at a time anyway) and a few readers, so pulls never wait for pushes (WAL).
 //! Commits are `synchronous=FULL`: a push is acknowledged only once it is on disk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use uuid::Uuid;
 
 use super::admin::{self, HelloExtras};
+use super::departures;
 use super::pull::{PullTx, ScopeRow, Timeline, build_page, echoes_left_out_for, page_budget};
 use super::push::{PushTx, PushWrites, Stored, apply_push};
 use super::sql::{SqlTx, SqliteSql};
@@ -390,6 +391,14 @@ impl PushTx for SqliteTx<'_, '_> {
         Ok(found)
     }
 
+    fn departed(&mut self, puskesmas: &str, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+        departures::departed(&mut SqliteSql(self.0), puskesmas, ids)
+    }
+
+    fn device_puskesmas(&mut self, device: u32) -> StoreResult<Option<String>> {
+        departures::device_puskesmas(&mut SqliteSql(self.0), device)
+    }
+
     fn write_push(&mut self, writes: &PushWrites) -> StoreResult<()> {
         let tx = self.0;
         let mut add_sequence = tx.prepare_cached(
@@ -421,14 +430,11 @@ impl PushTx for SqliteTx<'_, '_> {
                 w.echo
             ])?;
         }
-        for (household, puskesmas, seq) in &writes.moves {
-            tx.prepare_cached(
-                "UPDATE records SET seq = ?1 WHERE seq IN
-                     (SELECT seq FROM records WHERE household = ?2)",
-            )?
-            .execute(params![*seq as i64, household.as_bytes()])?;
-            tx.prepare_cached("UPDATE records SET puskesmas = ?1 WHERE household = ?2")?
-                .execute(params![puskesmas, household.as_bytes()])?;
+        for (household, puskesmas, from, seq) in &writes.moves {
+            departures::household_moved(&mut SqliteSql(tx), *household, from, puskesmas, *seq)?;
+        }
+        for (puskesmas, id, seq) in &writes.departures {
+            departures::record_departed(&mut SqliteSql(tx), puskesmas, *id, *seq)?;
         }
         Ok(())
     }
@@ -446,6 +452,15 @@ impl Timeline for SqliteTx<'_, '_> {
 }
 
 impl PullTx for SqliteTx<'_, '_> {
+    fn departures(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        upto: Option<u64>,
+    ) -> StoreResult<Vec<(u64, Uuid)>> {
+        departures::after(&mut SqliteSql(self.0), puskesmas, after, upto)
+    }
+
     fn scan(
         &mut self,
         puskesmas: &str,

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{StoreError, StoreResult};
 
 /// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this code writes.
 pub const SERVER_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -163,6 +163,19 @@ CREATE TABLE quarantine (
     body        BLOB NOT NULL,
     accepted_at INTEGER
 );
+"#;
+
+/// Version 5: households moving between puskesmas. The records that left a puskesmas's scope
+/// when their household moved out, at the sequence of the move: the old puskesmas's devices
+/// are told (and drop them), and may still push what they changed of them before they knew.
+const V5: &str = r#"
+CREATE TABLE departures (
+    puskesmas TEXT NOT NULL,
+    id        BLOB NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (puskesmas, id)
+);
+CREATE INDEX departures_seq ON departures (puskesmas, seq);
 "#;
 
 /// Brings the database to [`SERVER_SCHEMA_VERSION`]; refuses a newer one untouched.

@@ -251,6 +251,24 @@ pub struct PullRequest {
     pub max_bytes: Option<u32>,
 }
 
+/// One page of a pull in protocol 2: [`PullResponse`] with the records that left the
+/// device's scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponseV2 {
+    /// The server database's identity.
+    pub epoch: Uuid,
+    /// Records changed after the request's cursor, whole change groups only.
+    pub records: Vec<WireRecord>,
+    /// Records that left the device's puskesmas (their household moved to another one)
+    /// after the request's cursor: the device drops them, once it has pushed any change of
+    /// theirs it still holds (the server takes it: it was made while they were its).
+    pub departed: Vec<Uuid>,
+    /// The cursor to keep once this page is merged (in the same transaction).
+    pub next: Cursor,
+    /// Records of the scope still after `next` when the page was read, for progress.
+    pub remaining: u64,
+}
+
 /// One page of a pull.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResponse {

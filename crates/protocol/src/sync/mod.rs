@@ -17,8 +17,8 @@ pub use error::{ErrorBody, ErrorCode};
 pub use messages::{
     Ack, ChangeGroup, Command, Cursor, EnrollRequest, EnrollResponse, HelloRequest, HelloRequestV2,
     HelloResponse, HelloResponseV2, MAX_ERROR_CHARS, PublishedForm, PullRequest, PullResponse,
-    PushRequest, PushResponse, PushResponseV2, ResyncedRequest, SyncSummary, WipedRequest,
-    WireRecord,
+    PullResponseV2, PushRequest, PushResponse, PushResponseV2, ResyncedRequest, SyncSummary,
+    WipedRequest, WireRecord,
 };
 
 /// The protocol version this code speaks, sent in [`PROTOCOL_HEADER`] on every request.

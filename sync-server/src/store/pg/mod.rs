@@ -10,7 +10,7 @@
 
 mod schema;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use uuid::Uuid;
 
 use super::admin::{self, HelloExtras};
+use super::departures;
 use super::pull::{PullTx, ScopeRow, Timeline, build_page, echoes_left_out_for, page_budget};
 use super::push::{PushTx, PushWrites, Stored, apply_push};
 use super::sql::{PgSql, SqlTx};
@@ -421,6 +422,14 @@ impl PushTx for PgTx<'_, '_> {
             .collect()
     }
 
+    fn departed(&mut self, puskesmas: &str, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+        departures::departed(&mut PgSql(self.0), puskesmas, ids)
+    }
+
+    fn device_puskesmas(&mut self, device: u32) -> StoreResult<Option<String>> {
+        departures::device_puskesmas(&mut PgSql(self.0), device)
+    }
+
     // One statement per kind of write, whatever the size of the push: each round trip is
     // paid while the push lock is held.
     fn write_push(&mut self, writes: &PushWrites) -> StoreResult<()> {
@@ -485,17 +494,11 @@ impl PushTx for PgTx<'_, '_> {
                 &echoes,
             ],
         )?;
-        for (household, puskesmas, seq) in &writes.moves {
-            let household = household.as_bytes().as_slice();
-            tx.execute(
-                "UPDATE records SET seq = $1 WHERE seq IN
-                     (SELECT seq FROM records WHERE household = $2)",
-                &[&(*seq as i64), &household],
-            )?;
-            tx.execute(
-                "UPDATE records SET puskesmas = $1 WHERE household = $2",
-                &[puskesmas, &household],
-            )?;
+        for (id, puskesmas, from, seq) in &writes.moves {
+            departures::household_moved(&mut PgSql(tx), *id, from, puskesmas, *seq)?;
+        }
+        for (puskesmas, id, seq) in &writes.departures {
+            departures::record_departed(&mut PgSql(tx), puskesmas, *id, *seq)?;
         }
         Ok(())
     }
@@ -519,6 +522,15 @@ impl Timeline for PgTx<'_, '_> {
 }
 
 impl PullTx for PgTx<'_, '_> {
+    fn departures(
+        &mut self,
+        puskesmas: &str,
+        after: u64,
+        upto: Option<u64>,
+    ) -> StoreResult<Vec<(u64, Uuid)>> {
+        departures::after(&mut PgSql(self.0), puskesmas, after, upto)
+    }
+
     fn scan(
         &mut self,
         puskesmas: &str,

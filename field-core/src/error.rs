@@ -11,10 +11,22 @@ pub enum FieldError {
     #[error("invalid input: {0}")]
     Invalid(#[from] ValidationError),
 
-    /// The database key is wrong, or the file is not a Cageur Jasa database at all. Nothing
-    /// was written to it.
-    #[error("cannot open the database: the key is wrong or the file is not a device database")]
+    /// The database key is wrong, or the file is not a Cageur Jasa database at all (or its
+    /// first page is damaged: encrypted, the two look alike). Nothing was written to it.
+    #[error(
+        "cannot open the database: the key is wrong, or the file is not a device database or is \
+         damaged at its start"
+    )]
     WrongKey,
+
+    /// Part of the database file is damaged (a page failed its authentication, or the file
+    /// was cut short): SQLCipher checks every page it reads, so nothing of the damaged part
+    /// was used, and the operation stopped. `cageur-admin salvage` recovers what is intact.
+    #[error(
+        "the database file is damaged ({0}): nothing was read from the damaged part; recover \
+         what is intact with cageur-admin salvage"
+    )]
+    FileDamaged(String),
 
     /// The file has no replica yet: run `init` first.
     #[error("the database is not initialised: run init first")]
@@ -82,7 +94,22 @@ pub enum FieldError {
 
     /// SQLite failed.
     #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for FieldError {
+    /// A damaged file is told apart from other storage errors: what to do about it differs.
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+                FieldError::FileDamaged("a page is malformed or missing".into())
+            }
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                FieldError::FileDamaged("a page failed its integrity check".into())
+            }
+            _ => FieldError::Storage(err),
+        }
+    }
 }
 
 impl FieldError {

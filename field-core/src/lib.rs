@@ -16,6 +16,7 @@ mod error;
 mod export;
 mod ids;
 mod replica;
+pub mod rescue;
 pub mod seed;
 mod store;
 pub mod sync;

@@ -682,3 +682,79 @@ fn admin_refusals_are_json_with_a_stable_code_and_change_nothing() {
         "a refusal is not an action"
     );
 }
+
+/// Flips one byte of the file at `offset`.
+fn flip(path: &Path, offset: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut byte = [0u8; 1];
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.read_exact(&mut byte).unwrap();
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.write_all(&[byte[0] ^ 0x5a]).unwrap();
+}
+
+/// The record lines of a canonical export (one record per line).
+fn record_lines(export: &str) -> std::collections::BTreeSet<String> {
+    export
+        .lines()
+        .filter(|l| l.starts_with("{\"deleted\""))
+        .map(|l| l.trim_end_matches(',').to_owned())
+        .collect()
+}
+
+#[test]
+fn a_damaged_tablet_file_is_refused_by_the_app_and_salvage_rescues_what_is_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token) = office(dir.path());
+    let a = enroll(&server, &token, dir.path(), "TEAM-A", 11);
+    // A week of work never synced, then the tablet's storage goes bad.
+    a.run(&["seed", "--households", "120", "--seed", "9"]);
+    a.tamper("PRAGMA wal_checkpoint(TRUNCATE);");
+    let intact = record_lines(&a.export());
+    let damaged = Device {
+        db: dir.path().join("damaged.db"),
+    };
+    a.copy_to(&damaged.db);
+    let pages = std::fs::metadata(&damaged.db).unwrap().len() / 4096;
+    for page in [pages / 3, pages * 2 / 3] {
+        flip(&damaged.db, page * 4096 + 1500);
+    }
+
+    // The app says so, and sends nothing of it.
+    let err = damaged.try_sync().unwrap_err();
+    assert!(err.contains("damaged"), "{err}");
+    assert!(record_lines(&export(&server, &token)).is_empty());
+
+    let salvaged = admin_json(
+        &server,
+        &token,
+        &["salvage", "--device-db", damaged.db.to_str().unwrap()],
+    );
+    assert_eq!(salvaged["damaged"], true, "{salvaged}");
+    assert!(
+        salvaged["damaged_reads"].as_u64().unwrap() > 0,
+        "{salvaged}"
+    );
+    // Everything the server now holds is exactly what the tablet recorded, and only the
+    // records on the two damaged pages are missing.
+    let on_server = record_lines(&export(&server, &token));
+    assert!(
+        on_server.is_subset(&intact),
+        "the server holds what was recorded, unaltered"
+    );
+    let lost = intact.len() - on_server.len();
+    assert!(
+        lost > 0 && lost <= 40,
+        "{lost} of {} records lost to two damaged pages: {salvaged}",
+        intact.len()
+    );
+    assert_eq!(
+        salvaged["records"].as_u64().unwrap() as usize,
+        on_server.len()
+    );
+}

@@ -10,7 +10,7 @@ use field_core::{DatabaseKey, OpenOptions, Replica};
 /// commits often are), opened as a replica. The copy is deleted when this is dropped.
 pub struct DeviceFile {
     pub replica: Replica,
-    _dir: tempfile::TempDir,
+    _copy: FileCopy,
 }
 
 /// The key of tablet files, from `CAGEUR_DB_KEY` (64 hex digits for a raw key, anything else
@@ -30,11 +30,16 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-impl DeviceFile {
-    /// Copies `path` (with `-wal` and `-shm` if present) to a temporary directory and opens
-    /// the copy; a file of an older schema is migrated in the copy only.
-    pub fn open_copy(path: &Path) -> anyhow::Result<DeviceFile> {
-        let key = key_from_env()?;
+/// A copy of a tablet's files in a scratch directory, removed when dropped.
+pub struct FileCopy {
+    /// The copy of the database file.
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FileCopy {
+    /// Copies `path` (with `-wal` and `-shm` if present) to a temporary directory.
+    pub fn of(path: &Path) -> anyhow::Result<FileCopy> {
         if !path.is_file() {
             bail!("{} is not a file", path.display());
         }
@@ -48,8 +53,24 @@ impl DeviceFile {
                     .with_context(|| format!("copying {}", from.display()))?;
             }
         }
-        let replica = Replica::open(&copy, &key, OpenOptions::default())
+        Ok(FileCopy {
+            path: copy,
+            _dir: dir,
+        })
+    }
+}
+
+impl DeviceFile {
+    /// Copies `path` (with `-wal` and `-shm` if present) to a temporary directory and opens
+    /// the copy; a file of an older schema is migrated in the copy only.
+    pub fn open_copy(path: &Path) -> anyhow::Result<DeviceFile> {
+        let key = key_from_env()?;
+        let copy = FileCopy::of(path)?;
+        let replica = Replica::open(&copy.path, &key, OpenOptions::default())
             .with_context(|| format!("opening (a copy of) {}", path.display()))?;
-        Ok(DeviceFile { replica, _dir: dir })
+        Ok(DeviceFile {
+            replica,
+            _copy: copy,
+        })
     }
 }

@@ -48,8 +48,22 @@ pub(crate) fn open(
     durability: Durability,
     rederive: schema::Rederive<'_>,
 ) -> Result<Connection> {
+    let mut conn = open_keyed(path, key)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    debug_assert_eq!(mode.to_ascii_lowercase(), "wal");
+    set_durability(&conn, durability)?;
+    conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    schema::migrate(&mut conn, rederive)?;
+    Ok(conn)
+}
+
+/// Opens a database file with its key, and checks the key by reading the first page; nothing
+/// else is read or written (what [`crate::rescue`] needs of a damaged file).
+pub(crate) fn open_keyed(path: &Path, key: &DatabaseKey) -> Result<Connection> {
     wait_for_sqlcipher();
-    let mut conn = Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -64,16 +78,9 @@ pub(crate) fn open(
     }) {
         return Err(match err.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase) => FieldError::WrongKey,
-            _ => FieldError::Storage(err),
+            _ => err.into(),
         });
     }
-    conn.busy_timeout(Duration::from_secs(5))?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    debug_assert_eq!(mode.to_ascii_lowercase(), "wal");
-    set_durability(&conn, durability)?;
-    conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    schema::migrate(&mut conn, rederive)?;
     Ok(conn)
 }
 

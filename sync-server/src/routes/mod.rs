@@ -6,12 +6,13 @@ mod device;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cageur_protocol::sync::{
-    ErrorCode, MAX_BODY_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    ErrorBody, ErrorCode, MAX_BODY_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
@@ -53,6 +54,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .nest("/v1", device)
         .nest("/admin/v1", admin)
+        .fallback(no_endpoint)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Request lines only: paths carry device numbers and codes, never personal data.
         .layer(TraceLayer::new_for_http())
@@ -68,6 +71,33 @@ async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiEr
         "protocol": PROTOCOL_VERSION,
         "store": state.store.kind(),
     })))
+}
+
+/// A path the server does not serve: a JSON refusal like every other, not axum's empty 404.
+async fn no_endpoint(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("no endpoint {method} {}", shown_path(&uri)),
+    )
+}
+
+/// A served path asked with a method it does not take: 405 (axum adds the `Allow` header
+/// naming the methods it takes) with a JSON body. No error code is 405's own, and clients
+/// never send this: the code says the request is malformed.
+async fn wrong_method(method: Method, uri: Uri) -> Response {
+    let body = ErrorBody::new(
+        ErrorCode::BadRequest,
+        format!(
+            "{} does not take {method} (the Allow header names what it takes)",
+            shown_path(&uri)
+        ),
+    );
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+}
+
+/// A request's path for a refusal's message: at most 100 characters, no query string.
+fn shown_path(uri: &Uri) -> String {
+    uri.path().chars().take(100).collect()
 }
 
 /// The sync protocol version a request speaks (checked by [`check_protocol`]).

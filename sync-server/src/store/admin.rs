@@ -465,8 +465,10 @@ pub fn resync_done(tx: &mut dyn SqlTx, id: DeviceNumber, now: i64) -> StoreResul
     )? > 0)
 }
 
-/// How a device is revoked.
+/// How a device is revoked. Unknown fields are refused: a misspelt `wipe` must not revoke
+/// without the wipe that was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Revocation {
     /// Tell it to delete its local data on its next contact (after pushing what it holds).
     #[serde(default)]

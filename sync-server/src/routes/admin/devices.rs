@@ -23,10 +23,26 @@ use crate::store::{Enrollment, StoreResult, now_secs};
 /// day), and after how many days a tablet is stale. Each query below carries both (a
 /// flattened struct would not read numbers from a query string).
 fn lens(as_of: Option<i64>, stale_days: Option<i64>) -> Result<(i64, i64), ApiError> {
-    Ok((
-        as_of.unwrap_or_else(now_secs),
-        checked_stale_days(stale_days)?,
-    ))
+    Ok((checked_as_of(as_of)?, checked_stale_days(stale_days)?))
+}
+
+/// The last second of the year 9999: a later `as_of` is a mistake, not a day to look at.
+const LATEST_AS_OF: i64 = 253_402_300_799;
+
+/// `as_of` within 1970 to 9999, so that the days counted from it (`now - since`, the status's
+/// last 14 days) cannot overflow whatever the query string says.
+fn checked_as_of(as_of: Option<i64>) -> Result<i64, ApiError> {
+    match as_of {
+        None => Ok(now_secs()),
+        Some(t) if (0..=LATEST_AS_OF).contains(&t) => Ok(t),
+        Some(_) => Err(ApiError(
+            ErrorBody::new(
+                ErrorCode::BadRequest,
+                format!("must be 0 to {LATEST_AS_OF} seconds since 1970 (the years 1970 to 9999)"),
+            )
+            .at("as_of"),
+        )),
+    }
 }
 
 fn checked_stale_days(days: Option<i64>) -> Result<i64, ApiError> {

@@ -294,6 +294,10 @@ pub struct SalvageQuery {
     /// The file's puskesmas and server epoch, as the tablet kept them.
     puskesmas: Option<String>,
     epoch: Option<Uuid>,
+    /// Records rescued from a damaged file, every one whole: what the server cannot take
+    /// from this device (another puskesmas's by now) is passed over, not refused with the rest.
+    #[serde(default)]
+    rescued: bool,
 }
 
 /// A broken or retired tablet's unsynced changes, read from its database file by
@@ -342,7 +346,8 @@ pub async fn salvage(
                 req.groups.len(),
                 req.groups.iter().map(|g| g.records.len()).sum(),
             );
-            let push = prepare_push(req).map_err(StoreError::Refused)?;
+            let mut push = prepare_push(req).map_err(StoreError::Refused)?;
+            push.copies = q.rescued;
             let outcome = s.push(&row, push)?;
             let merged = Merged::of(groups, records, &outcome);
             admin::write(s, |tx| {

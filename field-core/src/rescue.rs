@@ -1,0 +1,267 @@
+//! Reading what is intact out of a damaged tablet file, for `cageur-admin salvage`.
+//!
+//! SQLCipher authenticates every page it reads, so a flipped byte or a file cut short shows
+//! as an error on the pages it touched, never as wrong data; a query that meets one stops.
+//! To recover the records around the damage, each record table is read in key order from
+//! both ends, then the gap between the two failures is probed: record ids are 16 bytes
+//! compared as big-endian numbers, so the gap is split into equal key ranges and each is
+//! read from its start until it ends or meets damage, recursively to [`PROBE_DEPTH`]. What
+//! sits on a damaged page (a handful of records per 4 KiB page) is lost; everything else is
+//! read. The file is opened with its key and read only: no migration, no write.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cageur_model::RecordKind;
+use cageur_protocol::RecordState;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::replica::DeviceInfo;
+use crate::store::{self, DatabaseKey, tables};
+
+/// Equal key ranges a gap around damage is split into, at each level.
+const PROBES: u128 = 8;
+
+/// Levels of splitting: at most `PROBES^PROBE_DEPTH` reads per damaged stretch.
+const PROBE_DEPTH: u32 = 3;
+
+/// What could be read of a damaged file.
+#[derive(Debug, Clone, Default)]
+pub struct Rescued {
+    /// The device the file belongs to, if its page could be read.
+    pub device: Option<DeviceInfo>,
+    /// The server history (epoch) the device last synced with, if readable.
+    pub epoch: Option<String>,
+    /// Every record whose state could be read and decodes, by kind then id.
+    pub records: Vec<RescuedRecord>,
+    /// Records recovered, by kind.
+    pub recovered: BTreeMap<RecordKind, u64>,
+    /// Reads that met damage (each a damaged stretch or page of a table).
+    pub damaged_reads: u64,
+    /// Rows that were read but whose state does not decode.
+    pub undecodable: u64,
+}
+
+/// One recovered record: its state as stored, whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RescuedRecord {
+    /// Its kind, from the table it was read from.
+    pub kind: RecordKind,
+    /// The record.
+    pub id: Uuid,
+    /// Its envelope, as the tablet stored it (it decodes).
+    pub state: Vec<u8>,
+}
+
+/// Reads everything intact of the database at `path` (a copy: SQLite may tidy its write-ahead
+/// log on close). Fails only if the key is wrong or the file's first page is damaged.
+pub fn rescue(path: &Path, key: &DatabaseKey) -> Result<Rescued> {
+    let mut reader = Reader {
+        conn: store::open_keyed(path, key)?,
+        path,
+        key,
+    };
+    let mut out = Rescued {
+        device: read_device(&reader.conn),
+        epoch: reader
+            .conn
+            .query_row("SELECT epoch FROM sync_state", [], |r| r.get(0))
+            .optional()
+            .ok()
+            .flatten()
+            .flatten(),
+        ..Rescued::default()
+    };
+    for kind in RecordKind::ALL.iter().copied() {
+        let mut rows = BTreeMap::new();
+        out.damaged_reads += read_table(&mut reader, tables::table(kind), &mut rows);
+        for (id, state) in rows {
+            if RecordState::decode(&state).is_err() {
+                out.undecodable += 1;
+                continue;
+            }
+            *out.recovered.entry(kind).or_insert(0) += 1;
+            out.records.push(RescuedRecord {
+                kind,
+                id: Uuid::from_u128(id),
+                state,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Whether every page of the file authenticates and its structure is sound: the problems
+/// found, none if the file is intact. Reads the whole file.
+pub fn check(path: &Path, key: &DatabaseKey) -> Result<Vec<String>> {
+    let conn = store::open_keyed(path, key)?;
+    let mut problems = Vec::new();
+    for pragma in ["PRAGMA cipher_integrity_check", "PRAGMA integrity_check"] {
+        let found: Vec<String> = match conn.prepare(pragma).and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        }) {
+            Ok(rows) => rows,
+            Err(e) => vec![e.to_string()],
+        };
+        problems.extend(found.into_iter().filter(|line| line != "ok"));
+    }
+    Ok(problems)
+}
+
+/// The connection the rescue reads through. A page that fails its authentication leaves the
+/// connection's pager in an error state that fails every later read, so after damage the
+/// file is opened again.
+struct Reader<'a> {
+    conn: Connection,
+    path: &'a Path,
+    key: &'a DatabaseKey,
+}
+
+impl Reader<'_> {
+    /// Reads `sql`'s rows over `[lo, hi]`; on damage, the error carries the last id read
+    /// (if any), and the connection is opened afresh.
+    fn rows(
+        &mut self,
+        sql: &str,
+        lo: u128,
+        hi: u128,
+        rows: &mut BTreeMap<u128, Vec<u8>>,
+    ) -> std::result::Result<(), Option<u128>> {
+        let read = read_rows(&self.conn, sql, lo, hi, rows);
+        if read.is_err()
+            && let Ok(fresh) = store::open_keyed(self.path, self.key)
+        {
+            self.conn = fresh;
+        }
+        read
+    }
+}
+
+fn read_device(conn: &Connection) -> Option<DeviceInfo> {
+    conn.query_row(
+        "SELECT device_number, puskesmas, team FROM device",
+        [],
+        |r| {
+            Ok(DeviceInfo {
+                number: r.get(0)?,
+                puskesmas: r.get(1)?,
+                team: r.get(2)?,
+            })
+        },
+    )
+    .ok()
+}
+
+/// Reads every intact row of `table` into `rows` (id as a number, state); returns how many
+/// reads met damage.
+fn read_table(reader: &mut Reader<'_>, table: &str, rows: &mut BTreeMap<u128, Vec<u8>>) -> u64 {
+    let forward = read_range(reader, table, 0, u128::MAX, rows);
+    let Err(stopped_after) = forward else {
+        return 0;
+    };
+    let from = stopped_after.map_or(0, |id| id.saturating_add(1));
+    let backward = read_back(reader, table, from, rows);
+    let Err(stopped_before) = backward else {
+        return 1;
+    };
+    let until = stopped_before.map_or(u128::MAX, |id| id.saturating_sub(1));
+    2 + probe(reader, table, from, until, PROBE_DEPTH, rows)
+}
+
+/// Reads the gap `[lo, hi]` as [`PROBES`] equal key ranges, each from its start; a range that
+/// meets damage is split again below the damage, `depth` times at most.
+fn probe(
+    reader: &mut Reader<'_>,
+    table: &str,
+    lo: u128,
+    hi: u128,
+    depth: u32,
+    rows: &mut BTreeMap<u128, Vec<u8>>,
+) -> u64 {
+    if lo > hi || depth == 0 {
+        return 0;
+    }
+    let step = ((hi - lo) / PROBES).max(1);
+    let mut damaged = 0;
+    let mut start = lo;
+    loop {
+        let end = if hi - start <= step {
+            hi
+        } else {
+            start + step - 1
+        };
+        if let Err(stopped_after) = read_range(reader, table, start, end, rows) {
+            damaged += 1;
+            let resume = stopped_after.map_or(start, |id| id.saturating_add(1));
+            damaged += probe(reader, table, resume, end, depth - 1, rows);
+        }
+        if end == hi {
+            return damaged;
+        }
+        start = end + 1;
+    }
+}
+
+/// Reads `[lo, hi]` in key order; on damage, the error carries the last id read (if any).
+fn read_range(
+    reader: &mut Reader<'_>,
+    table: &str,
+    lo: u128,
+    hi: u128,
+    rows: &mut BTreeMap<u128, Vec<u8>>,
+) -> std::result::Result<(), Option<u128>> {
+    let sql = format!("SELECT id, state FROM {table} WHERE id >= ?1 AND id <= ?2 ORDER BY id");
+    reader.rows(&sql, lo, hi, rows)
+}
+
+/// Reads `[lo, ∞)` from the highest key down; on damage, the error carries the last (lowest)
+/// id read.
+fn read_back(
+    reader: &mut Reader<'_>,
+    table: &str,
+    lo: u128,
+    rows: &mut BTreeMap<u128, Vec<u8>>,
+) -> std::result::Result<(), Option<u128>> {
+    let sql = format!("SELECT id, state FROM {table} WHERE id >= ?1 AND id <= ?2 ORDER BY id DESC");
+    reader.rows(&sql, lo, u128::MAX, rows)
+}
+
+fn read_rows(
+    conn: &Connection,
+    sql: &str,
+    lo: u128,
+    hi: u128,
+    rows: &mut BTreeMap<u128, Vec<u8>>,
+) -> std::result::Result<(), Option<u128>> {
+    let mut last = None;
+    let Ok(mut stmt) = conn.prepare(sql) else {
+        return Err(last);
+    };
+    let Ok(mut found) = stmt.query(params![
+        lo.to_be_bytes().as_slice(),
+        hi.to_be_bytes().as_slice()
+    ]) else {
+        return Err(last);
+    };
+    loop {
+        match found.next() {
+            Ok(Some(row)) => {
+                let (Ok(id), Ok(state)) = (row.get::<_, Vec<u8>>(0), row.get::<_, Vec<u8>>(1))
+                else {
+                    return Err(last);
+                };
+                let Ok(bytes) = <[u8; 16]>::try_from(id.as_slice()) else {
+                    continue;
+                };
+                let id = u128::from_be_bytes(bytes);
+                rows.insert(id, state);
+                last = Some(id);
+            }
+            Ok(None) => return Ok(()),
+            Err(_) => return Err(last),
+        }
+    }
+}

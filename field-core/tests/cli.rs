@@ -279,3 +279,25 @@ fn the_outbox_survives_a_crash_at_any_point() {
         ok(&db, &["status"], None);
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let dir = TempDir::new().unwrap();
+    let db = device(&dir, "tablet.db", "3");
+    // The pipe's reading end is closed before the command writes: every write fails as it
+    // does under `cageur-field status | head -1` once `head` has exited.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cageur-field"))
+        .arg("--db")
+        .arg(&db)
+        .arg("status")
+        .env("CAGEUR_DB_KEY", support::KEY_HEX)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}

@@ -19,7 +19,7 @@ use field_core::{
 use serde_json::{Value as Json, json};
 
 use crate::input::{id, key_from_env, stdin_json};
-use crate::output;
+use crate::output::{self, say};
 use crate::{Cli, Command, RecordCommand, VisitCommand, WorkerCommand};
 
 #[derive(Debug, Args)]
@@ -97,7 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         if cli.json {
             output::json(&json!({"device": replica.device().number, "db": cli.db}));
         } else {
-            println!(
+            say!(
                 "initialised device {} in {}",
                 replica.device().number,
                 cli.db.display()
@@ -121,7 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 "server": server, "db": cli.db,
             }));
         } else {
-            println!(
+            say!(
                 "enrolled as device {} of puskesmas {} (team {}) in {}",
                 device.number,
                 device.puskesmas.as_deref().unwrap_or("-"),
@@ -151,8 +151,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker(WorkerCommand::Show) => match replica.current_worker()? {
             Some(w) if json_out => output::json(&w),
-            Some(w) => println!("{} ({}, worker {})", w.name, w.role, w.id),
-            None => println!("no worker set"),
+            Some(w) => say!("{} ({}, worker {})", w.name, w.role, w.id),
+            None => say!("no worker set"),
         },
         Command::Household(cmd) => match cmd {
             RecordCommand::Add => {
@@ -194,7 +194,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if json_out {
                 output::json(&recorded);
             } else {
-                println!("{}", recorded.visit);
+                say!("{}", recorded.visit);
             }
         }
         Command::Referral(cmd) => match cmd {
@@ -340,7 +340,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if json_out {
                 output::json(&json!({"report": report, "seconds": seconds}));
             } else {
-                println!(
+                say!(
                     "seeded {} households, {} people, {} visits, {} referrals, {} follow-ups in {seconds:.1} s",
                     report.households,
                     report.persons,
@@ -375,7 +375,7 @@ fn print_id(json_out: bool, id: uuid::Uuid) {
     if json_out {
         output::json(&json!({"id": id}));
     } else {
-        println!("{id}");
+        say!("{id}");
     }
 }
 
@@ -383,7 +383,7 @@ fn print_done(json_out: bool, value: Json, text: &str) {
     if json_out {
         output::json(&value);
     } else {
-        println!("{text}");
+        say!("{text}");
     }
 }
 
@@ -497,8 +497,8 @@ fn worklist(replica: &Replica, args: WorklistArgs, json_out: bool) -> anyhow::Re
             i.rt.unwrap_or_default()
         )
     };
-    println!("Worklist for {today}\n");
-    println!("Open referrals ({}):", list.open_referrals.len());
+    say!("Worklist for {today}\n");
+    say!("Open referrals ({}):", list.open_referrals.len());
     let rows = list
         .open_referrals
         .iter()
@@ -516,7 +516,7 @@ fn worklist(replica: &Replica, args: WorklistArgs, json_out: bool) -> anyhow::Re
         })
         .collect::<Vec<_>>();
     output::table(&["REFERRAL", "PERSON", "STATUS", ""], &rows);
-    println!("\nFollow-ups due ({}):", list.followups_due.len());
+    say!("\nFollow-ups due ({}):", list.followups_due.len());
     let rows = list
         .followups_due
         .iter()
@@ -529,7 +529,7 @@ fn worklist(replica: &Replica, args: WorklistArgs, json_out: bool) -> anyhow::Re
         })
         .collect::<Vec<_>>();
     output::table(&["FOLLOW-UP", "PERSON", "DUE"], &rows);
-    println!("\nHouseholds due again ({} in all):", list.due_again_total);
+    say!("\nHouseholds due again ({} in all):", list.due_again_total);
     let rows = list
         .due_again
         .iter()
@@ -544,7 +544,7 @@ fn worklist(replica: &Replica, args: WorklistArgs, json_out: bool) -> anyhow::Re
         })
         .collect::<Vec<_>>();
     output::table(&["HOUSEHOLD", "HEAD", "AREA", "LAST SEEN", "DUE"], &rows);
-    println!(
+    say!(
         "\nHouseholds never visited ({} in all):",
         list.never_visited_total
     );
@@ -598,22 +598,25 @@ fn sync(
     if json_out {
         output::json(&report);
     } else if report.wiped {
-        println!(
+        say!(
             "this tablet was revoked by the health office: pushed {} records, then deleted its              data and {}",
             report.pushed,
             db.display()
         );
     } else {
         if let Some(r) = &report.resync {
-            println!(
+            say!(
                 "rebuilt from the server as the health office asked: {} records ({} replaced,                  {} merged with changes made here, {} set aside)",
-                r.records, r.replaced, r.merged, r.set_aside
+                r.records,
+                r.replaced,
+                r.merged,
+                r.set_aside
             );
         }
         if report.forms_received > 0 {
-            println!("{} new screening forms received", report.forms_received);
+            say!("{} new screening forms received", report.forms_received);
         }
-        println!(
+        say!(
             "synced in {:.1} s: pushed {}, pulled {} ({} new here); {} requests, {} bytes up, {} bytes down{}",
             started.elapsed().as_secs_f64(),
             report.pushed,
@@ -655,21 +658,21 @@ fn status(replica: &Replica, json_out: bool) -> anyhow::Result<()> {
     if json_out {
         output::json(&value);
     } else {
-        println!(
+        say!(
             "device        {} (puskesmas {}, team {})",
             device.number,
             device.puskesmas.as_deref().unwrap_or("-"),
             device.team.as_deref().unwrap_or("-")
         );
-        println!(
+        say!(
             "worker        {}",
             worker.map_or("none".to_owned(), |w| format!("{} ({})", w.name, w.role))
         );
-        println!(
+        say!(
             "pending       {} changes ({urgent} urgent, {clinical} clinical, {routine} routine)",
             urgent + clinical + routine
         );
-        println!(
+        say!(
             "records       {}",
             counts
                 .iter()
@@ -677,17 +680,17 @@ fn status(replica: &Replica, json_out: bool) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!("conflicts     {conflicts}");
-        println!("duplicates    {duplicates} groups");
-        println!("schema        v{}", field_core::SCHEMA_VERSION);
+        say!("conflicts     {conflicts}");
+        say!("duplicates    {duplicates} groups");
+        say!("schema        v{}", field_core::SCHEMA_VERSION);
         match &sync {
-            Some(s) => println!(
+            Some(s) => say!(
                 "server        {} (last sync {}, cursor {})",
                 s.server,
                 s.last_sync_at.as_deref().unwrap_or("never"),
                 s.cursor
             ),
-            None => println!("server        none (not enrolled)"),
+            None => say!("server        none (not enrolled)"),
         }
     }
     Ok(())

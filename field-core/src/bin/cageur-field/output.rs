@@ -1,5 +1,6 @@
 //! Printing results for people (tables) or scripts (`--json`), and errors with exit codes.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use field_core::FieldError;
@@ -11,9 +12,34 @@ const EXIT_INVALID: u8 = 2;
 /// Exit code of any other failure.
 const EXIT_FAILURE: u8 = 1;
 
+/// Writes one line to standard output. A reader that went away (`cageur-field status | head`)
+/// ends the program quietly, as SIGPIPE would for a C program, instead of the panic
+/// `println!` gives; any change the command made is already committed by then.
+pub fn line(text: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing the output: {e}");
+        std::process::exit(i32::from(EXIT_FAILURE));
+    }
+}
+
+/// [`line`] with `println!`'s arguments.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
 /// Prints a value as pretty JSON.
 pub fn json<T: Serialize>(value: &T) {
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(value).expect("output serializes")
     );
@@ -33,7 +59,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        say!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| (*h).to_owned()).collect());
     for row in rows {

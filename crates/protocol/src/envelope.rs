@@ -284,7 +284,13 @@ impl DecodedState {
                     let (a, b) = (&record.stamps[*a as usize], &record.stamps[*b as usize]);
                     a.sort_key(va) <= b.sort_key(vb)
                 })
-            });
+            })
+            // Sorted values are not enough: postcard also reads bytes `encode` never writes
+            // (a clock's devices repeated or out of order, overlong varints), which would be
+            // stored as they came, with a digest of their own. With the checks above, the
+            // record serializes to `encode`'s bytes, so comparing with those is exact.
+            && postcard::to_extend(&record, Vec::with_capacity(bytes.len()))
+                .is_ok_and(|again| again == payload);
         Ok(DecodedState { record, canonical })
     }
 
@@ -410,6 +416,13 @@ fn check(record: &RecordV2) -> Result<(), EnvelopeError> {
         return malformed("a clock counter is zero or implausibly large");
     }
     for stamp in &record.stamps {
+        // `crdts` reads a zero counter as no dot at all, where `dominated` (below) reads it
+        // as a dot: a value with clock {7: 0} would pass as concurrent with one of {9: 1}, and
+        // the first merge would drop it, so that merging such a state with itself changed it
+        // and replicas holding it diverged. No write ever makes a zero counter.
+        if !counters_ok(&stamp.clock) {
+            return malformed("a value's clock has a zero counter");
+        }
         if stamp.clock.dots.is_empty() || !dominated(&stamp.clock, &record.clock) {
             return malformed("a value's clock is empty or ahead of its record's");
         }
@@ -582,6 +595,55 @@ mod tests {
         let mut other = state.clone();
         other.write(author(3), [(FieldKey(11), Value::Int(1))]);
         assert_ne!(state_digest(&other.encode()).unwrap(), digest);
+    }
+
+    /// Found by the `record_state` fuzz target: field 10 holds "Siti" at clock {7: 0} and
+    /// "Sity" at {9: 1}. Accepted, it decoded as two concurrent values, but merging the state
+    /// with itself dropped "Siti" (crdts reads {7: 0} as dominated by every clock).
+    const ZERO_COUNTER_IN_A_VALUE_CLOCK: &[u8] = &[
+        0x02, 0x02, 0x07, 0x01, 0x09, 0x01, 0x02, 0x01, 0x07, 0x00, 0x00, 0x00, 0x0a, 0x02, 0x01,
+        0x09, 0x01, 0x01, 0x09, 0x5a, 0x02, 0x02, 0x0a, 0x02, 0x00, 0x04, 0x04, 0x53, 0x69, 0x74,
+        0x69, 0x01, 0x04, 0x04, 0x53, 0x69, 0x74, 0x79, 0x0b, 0x01, 0x00, 0x02, 0x06,
+    ];
+
+    #[test]
+    fn a_value_clock_with_a_zero_counter_is_refused() {
+        assert_eq!(
+            RecordState::decode(ZERO_COUNTER_IN_A_VALUE_CLOCK).map(|s| s.encode()),
+            Err(EnvelopeError::Malformed(
+                "a value's clock has a zero counter".into()
+            ))
+        );
+        // The same in the first format: field 10, one value at {7: 0}.
+        let v1 = [1, 1, 7, 1, 1, 10, 1, 1, 7, 0, 0, 1, 7, 70, 2];
+        assert!(matches!(
+            DecodedState::read(&v1),
+            Err(EnvelopeError::Malformed(m)) if m.contains("zero counter")
+        ));
+        assert!(state_digest(ZERO_COUNTER_IN_A_VALUE_CLOCK).is_err());
+    }
+
+    /// Found by the `record_state` fuzz target: a clock that lists devices 15 and 2 more
+    /// than once and out of order. It read as canonical, so a replica would have stored these
+    /// bytes as they came, and its digest differed from that of every replica holding the same
+    /// state as `encode` writes it.
+    const REPEATED_CLOCK_DEVICES: &[u8] = &[
+        0x02, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x02, 0x01, 0x07, 0xfd, 0xbb, 0x14, 0x00, 0xd9, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn bytes_encode_would_not_write_are_not_canonical() {
+        let read = DecodedState::read(REPEATED_CLOCK_DEVICES).unwrap();
+        assert!(!read.is_canonical());
+        let encoded = read.into_state().unwrap().encode();
+        assert_ne!(encoded, REPEATED_CLOCK_DEVICES);
+        assert!(DecodedState::read(&encoded).unwrap().is_canonical());
+        assert_eq!(
+            state_digest(REPEATED_CLOCK_DEVICES).unwrap(),
+            state_digest(&encoded).unwrap()
+        );
     }
 
     #[test]

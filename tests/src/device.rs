@@ -91,18 +91,9 @@ pub fn enroll_via(
     team: &str,
     worker: u32,
 ) -> Device {
-    let enrollment: Value = serde_json::from_str(
-        &admin(
-            server,
-            token,
-            &["--json", "device", "enroll", "--team", team],
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let code = enrollment["code"].as_str().unwrap();
+    let code = enrollment_code(server, token, team);
     let db = dir.join(format!("{team}-{worker}.db"));
-    try_field(&db, &["enroll", "--server", url, "--code", code], None).unwrap();
+    try_field(&db, &["enroll", "--server", url, "--code", &code], None).unwrap();
     let device = Device { db };
     device.run(&[
         "worker",
@@ -115,6 +106,18 @@ pub fn enroll_via(
         "nurse",
     ]);
     device
+}
+
+/// A new one-time enrollment code for a tablet of `team`.
+pub fn enrollment_code(server: &Server, token: &str, team: &str) -> String {
+    let out = admin(
+        server,
+        token,
+        &["--json", "device", "enroll", "--team", team],
+    )
+    .unwrap();
+    let enrollment: Value = serde_json::from_str(&out).unwrap();
+    enrollment["code"].as_str().unwrap().to_owned()
 }
 
 /// Registers a puskesmas and its teams (each team's name is its code).

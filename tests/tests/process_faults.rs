@@ -419,52 +419,27 @@ fn slow_link(store: Store) {
     office.assert_converged(&[&a, &b], &seeded);
 }
 
-#[test]
-fn sqlite_server_killed_during_a_large_push() {
-    server_killed_during_a_large_push(Store::Sqlite);
+/// Each scenario, as a test on each store: `server_killed_during_a_large_push::sqlite`, ...
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn sqlite() {
+                super::$scenario(super::Store::Sqlite);
+            }
+
+            #[test]
+            fn postgres() {
+                super::$scenario(super::Store::Postgres);
+            }
+        }
+    )*};
 }
 
-#[test]
-fn postgres_server_killed_during_a_large_push() {
-    server_killed_during_a_large_push(Store::Postgres);
-}
-
-#[test]
-fn sqlite_server_killed_during_a_bootstrap() {
-    server_killed_during_a_bootstrap(Store::Sqlite);
-}
-
-#[test]
-fn postgres_server_killed_during_a_bootstrap() {
-    server_killed_during_a_bootstrap(Store::Postgres);
-}
-
-#[test]
-fn field_sync_killed_at_random_points_on_sqlite() {
-    field_sync_killed_at_random_points(Store::Sqlite);
-}
-
-#[test]
-fn field_sync_killed_at_random_points_on_postgres() {
-    field_sync_killed_at_random_points(Store::Postgres);
-}
-
-#[test]
-fn sqlite_connection_cut_mid_body() {
-    connection_cut_mid_body(Store::Sqlite);
-}
-
-#[test]
-fn postgres_connection_cut_mid_body() {
-    connection_cut_mid_body(Store::Postgres);
-}
-
-#[test]
-fn sqlite_slow_link() {
-    slow_link(Store::Sqlite);
-}
-
-#[test]
-fn postgres_slow_link() {
-    slow_link(Store::Postgres);
-}
+on_both_stores!(
+    server_killed_during_a_large_push,
+    server_killed_during_a_bootstrap,
+    field_sync_killed_at_random_points,
+    connection_cut_mid_body,
+    slow_link,
+);

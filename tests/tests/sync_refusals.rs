@@ -1,6 +1,7 @@
 //! Bad requests to a real `cageur-server`: each is a clear 4xx with a stable code, and the
 //! store is unchanged afterwards. A device never reads or writes another puskesmas's records.
 
+use cageur_e2e::device::enrollment_code;
 use cageur_e2e::{Server, admin};
 use cageur_model::Value;
 use cageur_model::{FieldKey, Role, household};
@@ -203,25 +204,11 @@ fn office(dir: &std::path::Path) -> (Server, String) {
     (server, token)
 }
 
-/// A new enrollment code for `team`.
-fn code(server: &Server, token: &str, team: &str) -> String {
-    let out = admin(
-        server,
-        token,
-        &["--json", "device", "enroll", "--team", team],
-    )
-    .unwrap();
-    serde_json::from_str::<serde_json::Value>(&out).unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[test]
 fn bad_requests_are_clear_refusals_that_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (server, token) = office(dir.path());
-    let code = |team: &str| code(&server, &token, team);
+    let code = |team: &str| enrollment_code(&server, &token, team);
     let http = Http::new(&server);
     let one = http.enroll(&code("TEAM-ONE"));
     let two = http.enroll(&code("TEAM-TWO"));
@@ -431,8 +418,11 @@ fn a_tablet_one_record_schema_behind_still_pushes_and_is_told_to_update_to_pull(
     let dir = tempfile::tempdir().unwrap();
     let (server, token) = office(dir.path());
     let http = Http::new(&server);
-    let old = http.enroll_as(&code(&server, &token, "TEAM-ONE"), RECORD_SCHEMA - 1);
-    let current = http.enroll(&code(&server, &token, "TEAM-ONE"));
+    let old = http.enroll_as(
+        &enrollment_code(&server, &token, "TEAM-ONE"),
+        RECORD_SCHEMA - 1,
+    );
+    let current = http.enroll(&enrollment_code(&server, &token, "TEAM-ONE"));
 
     let state = household_state("P-ONE", old.device);
     let sent = WireRecord {

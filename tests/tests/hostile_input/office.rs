@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cageur_e2e::device::{enroll, register};
+use cageur_e2e::device::{enroll, enrollment_code, register};
 use cageur_e2e::pg::TestDatabase;
 use cageur_e2e::{Server, admin};
 use cageur_model::{FieldKey, Role, Value, household};
@@ -66,15 +66,15 @@ impl Office {
         let tablet = enroll(&server, &token, files.path(), TEAM, 21);
         tablet.run(&["seed", "--households", "5", "--today", "2026-11-20"]);
         tablet.sync();
-        let device = enroll_raw(server.addr(), &enrollment_code(&server, &token));
-        let revoked = enroll_raw(server.addr(), &enrollment_code(&server, &token));
+        let device = enroll_raw(server.addr(), &enrollment_code(&server, &token, TEAM));
+        let revoked = enroll_raw(server.addr(), &enrollment_code(&server, &token, TEAM));
         admin(
             &server,
             &token,
             &["device", "revoke", &revoked.device.to_string()],
         )
         .unwrap();
-        let spare_code = enrollment_code(&server, &token);
+        let spare_code = enrollment_code(&server, &token, TEAM);
         let store = match backend {
             Backend::Sqlite => StoreReader::Sqlite(sqlite),
             Backend::Postgres => StoreReader::Postgres(Box::new(
@@ -247,20 +247,6 @@ impl Office {
         .map(|body| zstd::bulk::decompress(body, MAX_DECODED_BODY_BYTES).unwrap())
         .collect()
     }
-}
-
-/// A new enrollment code for the team.
-fn enrollment_code(server: &Server, token: &str) -> String {
-    let out = admin(
-        server,
-        token,
-        &["--json", "device", "enroll", "--team", TEAM],
-    )
-    .unwrap();
-    serde_json::from_str::<serde_json::Value>(&out).unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 fn enroll_raw(addr: &str, code: &str) -> EnrollResponse {

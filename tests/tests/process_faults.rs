@@ -11,7 +11,6 @@
 //! `CAGEUR_FAULT_SEED` to run the same points again (timing still varies with the machine).
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -70,8 +69,21 @@ impl Office {
         }
     }
 
-    fn dir(&self) -> &Path {
-        self.dir.path()
+    /// A tablet of `team` enrolled with the server, syncing straight to it.
+    fn tablet(&self, team: &str, worker: u32) -> Device {
+        enroll(&self.server, &self.token, self.dir.path(), team, worker)
+    }
+
+    /// A tablet of `team` that syncs through `link`.
+    fn tablet_via(&self, link: &Link, team: &str, worker: u32) -> Device {
+        enroll_via(
+            &link.url,
+            &self.server,
+            &self.token,
+            self.dir.path(),
+            team,
+            worker,
+        )
     }
 
     /// Kills the server with SIGKILL (no goodbye, nothing flushed) and starts it again on the
@@ -224,14 +236,7 @@ fn fault_rng(test: &str) -> StdRng {
 fn server_killed_during_a_large_push(store: Store) {
     let mut office = Office::open(store, "kill_push");
     let link = Link::start(office.server.addr());
-    let a = enroll_via(
-        &link.url,
-        &office.server,
-        &office.token,
-        office.dir(),
-        "TEAM-A",
-        31,
-    );
+    let a = office.tablet_via(&link, "TEAM-A", 31);
     let seeded = seed(&a, 600);
     assert!(total(&seeded) > 6_000, "several push requests: {seeded:?}");
 
@@ -249,7 +254,7 @@ fn server_killed_during_a_large_push(store: Store) {
         total(&seeded)
     );
 
-    let b = enroll(&office.server, &office.token, office.dir(), "TEAM-B", 32);
+    let b = office.tablet("TEAM-B", 32);
     office.assert_converged(&[&a, &b], &seeded);
 }
 
@@ -257,19 +262,12 @@ fn server_killed_during_a_large_push(store: Store) {
 /// merged before the kill stay, and the next sync goes on from the cursor.
 fn server_killed_during_a_bootstrap(store: Store) {
     let mut office = Office::open(store, "kill_bootstrap");
-    let a = enroll(&office.server, &office.token, office.dir(), "TEAM-A", 33);
+    let a = office.tablet("TEAM-A", 33);
     let seeded = seed(&a, 300);
     a.sync();
 
     let link = Link::start(office.server.addr());
-    let b = enroll_via(
-        &link.url,
-        &office.server,
-        &office.token,
-        office.dir(),
-        "TEAM-B",
-        34,
-    );
+    let b = office.tablet_via(&link, "TEAM-B", 34);
     let mut sync = spawn_sync(&b);
     wait_until(&mut sync, "the fifth pull page", || {
         link.posts("/v1/pull") >= 5
@@ -328,12 +326,12 @@ fn sync_under_random_kills(tablet: &Device, rng: &mut StdRng) -> u32 {
 fn field_sync_killed_at_random_points(store: Store) {
     let mut rng = fault_rng("field_sync_killed_at_random_points");
     let office = Office::open(store, "kill_field");
-    let a = enroll(&office.server, &office.token, office.dir(), "TEAM-A", 35);
+    let a = office.tablet("TEAM-A", 35);
     let seeded = seed(&a, 400);
     let kills = sync_under_random_kills(&a, &mut rng);
     assert!(kills > 0, "no kill landed during the push");
 
-    let b = enroll(&office.server, &office.token, office.dir(), "TEAM-B", 36);
+    let b = office.tablet("TEAM-B", 36);
     let kills = sync_under_random_kills(&b, &mut rng);
     assert!(kills > 0, "no kill landed during the bootstrap");
     office.assert_converged(&[&a, &b], &seeded);
@@ -344,14 +342,7 @@ fn field_sync_killed_at_random_points(store: Store) {
 fn connection_cut_mid_body(store: Store) {
     let office = Office::open(store, "cut_body");
     let up = Link::start(office.server.addr());
-    let a = enroll_via(
-        &up.url,
-        &office.server,
-        &office.token,
-        office.dir(),
-        "TEAM-A",
-        37,
-    );
+    let a = office.tablet_via(&up, "TEAM-A", 37);
     let seeded = seed(&a, 150);
     // The hello is a few hundred bytes; the push body of ~2,000 records is far larger.
     up.cut_up_after(20_000);
@@ -367,14 +358,7 @@ fn connection_cut_mid_body(store: Store) {
     a.sync();
 
     let down = Link::start(office.server.addr());
-    let b = enroll_via(
-        &down.url,
-        &office.server,
-        &office.token,
-        office.dir(),
-        "TEAM-B",
-        38,
-    );
+    let b = office.tablet_via(&down, "TEAM-B", 38);
     down.go_down_after(25_000);
     let cut = cageur_e2e::try_field(
         &b.db,
@@ -392,22 +376,8 @@ fn connection_cut_mid_body(store: Store) {
 fn slow_link(store: Store) {
     let office = Office::open(store, "slow_link");
     let link = Link::start(office.server.addr());
-    let a = enroll_via(
-        &link.url,
-        &office.server,
-        &office.token,
-        office.dir(),
-        "TEAM-A",
-        39,
-    );
-    let b = enroll_via(
-        &link.url,
-        &office.server,
-        &office.token,
-        office.dir(),
-        "TEAM-B",
-        40,
-    );
+    let a = office.tablet_via(&link, "TEAM-A", 39);
+    let b = office.tablet_via(&link, "TEAM-B", 40);
     let seeded = seed(&a, 15);
     link.slow(Duration::from_millis(300), 40_000);
     a.sync();

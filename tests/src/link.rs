@@ -149,8 +149,15 @@ fn copy(mut from: TcpStream, mut to: TcpStream, state: &LinkState, direction: Di
             Ok(n) => n,
         };
         let allowed = match direction {
-            Direction::Up if is_refused(state, &buf[..n]) => 0,
-            Direction::Up => take_budget(state, &state.up_budget, n),
+            Direction::Up => {
+                let head = String::from_utf8_lossy(&buf[..n.min(256)]);
+                count_request(state, &head);
+                if is_refused(state, &head) {
+                    0
+                } else {
+                    take_budget(state, &state.up_budget, n)
+                }
+            }
             Direction::Down => take_budget(state, &state.down_budget, n),
         };
         let slow = *state.slow.lock().expect("not poisoned");
@@ -170,9 +177,8 @@ fn copy(mut from: TcpStream, mut to: TcpStream, state: &LinkState, direction: Di
     let _ = from.shutdown(Shutdown::Both);
 }
 
-/// Counts a request that starts in `chunk`, and says whether it is to a refused path.
-fn is_refused(state: &LinkState, chunk: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&chunk[..chunk.len().min(256)]);
+/// Counts the request that starts at `head`, if one does (a read may start mid-body).
+fn count_request(state: &LinkState, head: &str) {
     let mut words = head.split(' ');
     if let (Some(method), Some(path)) = (words.next(), words.next())
         && matches!(method, "GET" | "POST" | "PUT" | "DELETE")
@@ -180,8 +186,14 @@ fn is_refused(state: &LinkState, chunk: &[u8]) -> bool {
         let mut requests = state.requests.lock().expect("not poisoned");
         *requests.entry(format!("{method} {path}")).or_default() += 1;
     }
-    let refused = state.refused.lock().expect("not poisoned").clone();
-    refused.is_some_and(|r| head.starts_with(&r))
+}
+
+/// Whether the request that starts at `head` is to a refused path.
+fn is_refused(state: &LinkState, head: &str) -> bool {
+    let refused = state.refused.lock().expect("not poisoned");
+    refused
+        .as_ref()
+        .is_some_and(|r| head.starts_with(r.as_str()))
 }
 
 /// How many of `n` bytes may pass `budget`; marks the link down once it is spent.

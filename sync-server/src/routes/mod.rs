@@ -111,16 +111,8 @@ pub struct Protocol(pub u16);
 /// missing, or holds no version this server can read ("2.0", a number past `u16`), is an app
 /// too old or too new for it, as much as an unserved number is.
 async fn check_protocol(mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let served =
-        format!("this server speaks sync protocol {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}");
-    let refused = |what: String| {
-        ApiError::new(
-            ErrorCode::UnsupportedProtocol,
-            format!("{served}, {what}: update the app"),
-        )
-    };
     let Some(header) = req.headers().get(PROTOCOL_HEADER) else {
-        return Err(refused(format!(
+        return Err(protocol_refused(format_args!(
             "and the request has no {PROTOCOL_HEADER} header"
         )));
     };
@@ -133,10 +125,21 @@ async fn check_protocol(mut req: Request, next: Next) -> Result<Response, ApiErr
             req.extensions_mut().insert(Protocol(v));
             Ok(next.run(req).await)
         }
-        Some(v) => Err(refused(format!("not {v}"))),
+        Some(v) => Err(protocol_refused(format_args!("not {v}"))),
         // Not echoed: a header is the client's bytes, and a refusal is logged.
-        None => Err(refused(format!(
+        None => Err(protocol_refused(format_args!(
             "and the {PROTOCOL_HEADER} header is not a version number"
         ))),
     }
+}
+
+/// The refusal of [`check_protocol`], built only when a request is refused.
+fn protocol_refused(what: std::fmt::Arguments<'_>) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedProtocol,
+        format!(
+            "this server speaks sync protocol {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}, \
+             {what}: update the app"
+        ),
+    )
 }

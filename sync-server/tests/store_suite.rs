@@ -13,7 +13,7 @@ use std::time::Duration;
 use cageur_model::forms::FormRegistry;
 use cageur_protocol::sync::{Cursor, ErrorCode, SyncSummary};
 use sync_server::store::admin::{self, HelloExtras, Revocation};
-use sync_server::store::{PulledRecord, Store};
+use sync_server::store::{PulledRecord, PushOrigin, Store};
 use uuid::Uuid;
 
 use support::{
@@ -73,6 +73,7 @@ store_suite!(
     an_audit_entry_is_written_only_with_its_transaction,
     scope_pages_cover_a_puskesmas_in_id_order,
     a_push_of_a_device_revoked_as_stolen_meanwhile_is_refused,
+    a_rescued_member_whose_household_was_lost_is_taken_an_offered_copy_is_not,
 );
 
 fn a_push_of_a_device_revoked_as_stolen_meanwhile_is_refused(store: &dyn Store) {
@@ -724,6 +725,29 @@ fn a_member_of_another_puskesmas_household_is_refused(store: &dyn Store) {
     let reader = device(store, TEAM2);
     let page = store.pull(&reader, Cursor::default(), None).unwrap();
     assert_eq!(pulled_by_id(&page.records), by_id(&records));
+}
+
+/// A salvage pushes what could be read of a damaged tablet file: a person whose household sat
+/// on a damaged page is still that tablet's, and intact, so it is taken as in a push of the
+/// tablet's changes. A copy offered after a timeline reset whose household is unknown has no
+/// known scope, and is not.
+fn a_rescued_member_whose_household_was_lost_is_taken_an_offered_copy_is_not(store: &dyn Store) {
+    two_puskesmas(store);
+    let tablet = device(store, TEAM1);
+    let reader = device(store, TEAM1);
+    let lost_household = household(P1, tablet.id, 1).id;
+    let rescued = person(lost_household, tablet.id);
+    let copy = person(household(P1, tablet.id, 2).id, tablet.id);
+
+    let mut offer = push_of(&[vec![copy.clone()]]);
+    offer.origin = PushOrigin::Copies;
+    store.push(&tablet, offer).unwrap();
+    let mut salvage = push_of(&[vec![rescued.clone()]]);
+    salvage.origin = PushOrigin::Rescued;
+    store.push(&tablet, salvage).unwrap();
+
+    let page = store.pull(&reader, Cursor::default(), None).unwrap();
+    assert_eq!(pulled_by_id(&page.records), by_id(&[rescued]));
 }
 
 fn a_device_is_not_sent_its_own_changes_back(store: &dyn Store) {

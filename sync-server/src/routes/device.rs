@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::schema_support::{check_can_read, check_schema};
 use crate::state::AppState;
 use crate::store::admin::{self, HelloExtras};
-use crate::store::{DeviceReport, PushOutcome, now_secs, prepare_push};
+use crate::store::{DeviceReport, PushOrigin, PushOutcome, now_secs, prepare_push};
 
 pub async fn enroll(
     State(state): State<Arc<AppState>>,
@@ -196,7 +196,7 @@ pub async fn offer(
     let device = caller.active()?;
     check_schema(req.schema)?;
     let mut push = prepare_push(req)?;
-    push.copies = true;
+    push.origin = PushOrigin::Copies;
     let records = push.records();
     let outcome = {
         let device = device.clone();

@@ -35,7 +35,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use pg::PgStore;
-pub use records::{IncomingGroup, IncomingRecord, PreparedPush, prepare_push};
+pub use records::{IncomingGroup, IncomingRecord, PreparedPush, PushOrigin, prepare_push};
 pub use sqlite::SqliteStore;
 pub use tokens::{Secret, hash_secret};
 

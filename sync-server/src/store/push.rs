@@ -177,7 +177,7 @@ pub(crate) fn apply_push(
     let mut outcome = PushOutcome::default();
     let mut writes = PushWrites::default();
     let now = now_secs();
-    let copies = push.copies;
+    let origin = push.origin;
     for (g, group) in push.groups.into_iter().enumerate() {
         let mut changed = Vec::new();
         for (r, record) in group.records.into_iter().enumerate() {
@@ -190,7 +190,7 @@ pub(crate) fn apply_push(
                 households: &scopes,
                 departed: &departed,
                 moved_in: &moved_in,
-                copies,
+                origin,
             };
             if let Some(write) = merge_one(&rules, device, record, existing, had, &at)? {
                 if write.kind == RecordKind::Household {

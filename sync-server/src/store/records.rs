@@ -37,9 +37,25 @@ pub struct PreparedPush {
     /// How far the pushing device has pulled (verified by the store against its tokens).
     pub cursor: Cursor,
     pub groups: Vec<IncomingGroup>,
+    /// Whose records these are, which decides what becomes of one the device may not write.
+    pub origin: PushOrigin,
+}
+
+/// Where a push's records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOrigin {
+    /// The device's own changes: a record it may not write refuses the whole push.
+    Changes,
+    /// Records read out of a damaged tablet file (`cageur-admin salvage`), every one whole,
+    /// pushed on the device's behalf: one it may not write (another puskesmas's by now) is
+    /// passed over instead of refusing the rest. One whose household was lost with the
+    /// damaged pages is the device's, as in a push of its changes: passing it over would lose
+    /// an intact record.
+    Rescued,
     /// Copies of departed records a device offers after a timeline reset (`POST /v1/offer`):
-    /// what the store cannot take from this device is passed over instead of refusing all.
-    pub copies: bool,
+    /// passed over like rescued ones, and a copy whose household is neither stored nor
+    /// offered with it is not taken, since where it belongs is unknown.
+    Copies,
 }
 
 impl PreparedPush {
@@ -111,7 +127,7 @@ pub fn prepare_push(request: PushRequest) -> Result<PreparedPush, ErrorBody> {
     Ok(PreparedPush {
         cursor: request.cursor,
         groups,
-        copies: false,
+        origin: PushOrigin::Changes,
     })
 }
 
@@ -141,11 +157,16 @@ pub(crate) struct ScopeRules<'a> {
     /// Households moved into the device's puskesmas by a device of theirs, carried by this
     /// push (see `push::carried_moves`): they, and their records, are the device's to write.
     pub moved_in: &'a HashSet<Uuid>,
-    /// Offered copies ([`PreparedPush::copies`]): passed over rather than refused.
-    pub copies: bool,
+    /// Whose records these are ([`PreparedPush::origin`]).
+    pub origin: PushOrigin,
 }
 
 impl ScopeRules<'_> {
+    /// Whether a record the device may not write is passed over rather than refusing all.
+    fn passes_over(&self) -> bool {
+        self.origin != PushOrigin::Changes
+    }
+
     /// Whether a device may write a stored record of another puskesmas than its own.
     fn may_write_foreign(&self, id: Uuid, stored: &Stored) -> bool {
         let household = match scope_link(stored.kind, &stored.state) {
@@ -197,7 +218,7 @@ pub(crate) fn merge_one(
             ));
         }
         if stored.puskesmas != device.puskesmas && !rules.may_write_foreign(record.id, stored) {
-            return if rules.copies {
+            return if rules.passes_over() {
                 Ok(None)
             } else {
                 Err(out_of_scope())
@@ -237,7 +258,7 @@ pub(crate) fn merge_one(
                 // back to a restored store): it follows its household.
                 Some(code)
                     if code != device.puskesmas
-                        && (rules.departed.contains(&household) || rules.copies) =>
+                        && (rules.departed.contains(&household) || rules.passes_over()) =>
                 {
                     (code, Some(household))
                 }
@@ -245,7 +266,7 @@ pub(crate) fn merge_one(
                 Some(code) => (code, Some(household)),
                 // A copy whose household is neither stored nor offered with it: its scope
                 // is unknown, so it is not taken.
-                None if rules.copies => return Ok(None),
+                None if rules.origin == PushOrigin::Copies => return Ok(None),
                 // The household has not reached the server yet (an urgent referral travels
                 // first); the pushing device vouches for it, and its arrival settles it.
                 None => (device.puskesmas.clone(), Some(household)),

@@ -22,7 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::admin::{self, StoredRecord};
 use crate::store::{
-    DeviceRow, PushOutcome, Store, StoreError, StoreResult, now_secs, prepare_push,
+    DeviceRow, PushOrigin, PushOutcome, Store, StoreError, StoreResult, now_secs, prepare_push,
 };
 
 #[derive(Debug, Deserialize)]
@@ -347,7 +347,9 @@ pub async fn salvage(
                 req.groups.iter().map(|g| g.records.len()).sum(),
             );
             let mut push = prepare_push(req).map_err(StoreError::Refused)?;
-            push.copies = q.rescued;
+            if q.rescued {
+                push.origin = PushOrigin::Rescued;
+            }
             let outcome = s.push(&row, push)?;
             let merged = Merged::of(groups, records, &outcome);
             admin::write(s, |tx| {

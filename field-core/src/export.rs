@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::error::{FieldError, Result};
 use crate::replica::Replica;
 use crate::replica::read_view;
-use crate::store::tables::{self, uuid_from_blob};
+use crate::store::tables;
 
 /// The export format's name and version, its first line.
 pub const EXPORT_FORMAT: &str = "cageur-export/1";
@@ -81,16 +81,7 @@ impl Replica {
     /// have to fit in memory as one JSON value).
     pub fn export_to(&self, out: &mut dyn Write) -> Result<()> {
         write_export(out, &self.forms, |kind, emit| {
-            let sql = format!("SELECT id, state FROM {} ORDER BY id", tables::table(kind));
-            let mut stmt = self.conn.prepare(&sql)?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let (id, bytes): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
-                if let Some(id) = uuid_from_blob(&id) {
-                    emit(id, &bytes)?;
-                }
-            }
-            Ok(())
+            tables::each_of_kind(&self.conn, kind, |id, bytes| emit(id, &bytes))
         })
     }
 

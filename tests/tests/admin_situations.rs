@@ -303,12 +303,12 @@ fn a_diverged_tablet_is_detected_by_verify_resynced_then_verified_equal() {
     d.sync();
     e.sync();
     // After an app update: a record lost from the tablet, and one there the server never had.
-    d.tamper(&format!("DELETE FROM persons WHERE id = {};", blob(&child)));
+    d.tamper(&format!("DELETE FROM records WHERE id = {};", blob(&child)));
     d.tamper(&format!(
-        "INSERT INTO households (id, state, live, merged_into, conflicts, kk, puskesmas,
-                                 kelurahan, rw, rt, removed)
-         SELECT {}, state, live, merged_into, conflicts, kk, puskesmas, kelurahan, rw, rt,
-                removed FROM households WHERE id = {};",
+        "INSERT INTO records (id, kind, state, live, merged_into, conflicts, removed, kk,
+                              puskesmas, kelurahan, rw, rt)
+         SELECT {}, kind, state, live, merged_into, conflicts, removed, kk, puskesmas,
+                kelurahan, rw, rt FROM records WHERE id = {};",
         blob("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
         blob(&h)
     ));

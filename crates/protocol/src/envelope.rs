@@ -223,7 +223,10 @@ impl RecordState {
         };
         // Postcard is concatenative: a struct is its fields in order, a sequence its length
         // then its items, so `RecordV2` can be written piece by piece, values borrowed.
-        let mut out = vec![FORMAT_V2];
+        // Room for what a field takes at most but for long text (about 8 bytes each, seen),
+        // so that the hundred fields of a visit do not regrow the buffer as they are added.
+        let mut out = Vec::with_capacity(64 + 16 * written);
+        out.push(FORMAT_V2);
         out = postcard::to_extend(&clock, out).expect(ENCODING);
         out = postcard::to_extend(&[stamp][..], out).expect(ENCODING);
         out = postcard::to_extend(&written, out).expect(ENCODING);

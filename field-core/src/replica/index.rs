@@ -168,17 +168,18 @@ pub(crate) fn save(
 /// Derives every record's query columns again from its stored state, and stores them beside
 /// the state, untouched. A schema migration that adds a column runs this in its transaction.
 pub(crate) fn rederive_all(conn: &Connection, forms: &FormRegistry) -> Result<()> {
-    for kind in RecordKind::ALL.iter().copied() {
-        let table = tables::table(kind);
-        // Ids first: rows are rewritten while the table would otherwise be read.
-        let ids: Vec<Vec<u8>> = conn
-            .prepare(&format!("SELECT id FROM {table}"))?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for id in ids.iter().filter_map(|b| tables::uuid_from_blob(b)) {
-            if let Some(bytes) = tables::load_bytes(conn, kind, id)? {
-                store_as_is(conn, kind, id, &bytes, forms)?;
-            }
+    // Ids first: rows are rewritten while the table would otherwise be read.
+    let ids: Vec<(u8, Vec<u8>)> = conn
+        .prepare("SELECT kind, id FROM records")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (kind, id) in ids {
+        let (Some(kind), Some(id)) = (RecordKind::from_code(kind), tables::uuid_from_blob(&id))
+        else {
+            continue;
+        };
+        if let Some(bytes) = tables::load_bytes(conn, kind, id)? {
+            store_as_is(conn, kind, id, &bytes, forms)?;
         }
     }
     Ok(())
@@ -257,9 +258,7 @@ fn settle_merge_cycle(
         return Ok(derived.common.live);
     }
     let keeper = id.min(target);
-    conn.prepare_cached(&format!(
-        "UPDATE {table} SET live = (id = ?1) WHERE id IN (?2, ?3) AND state IS NOT NULL"
-    ))?
-    .execute([keeper.as_bytes(), id.as_bytes(), target.as_bytes()])?;
+    conn.prepare_cached("UPDATE records SET live = (id = ?1) WHERE id IN (?2, ?3)")?
+        .execute([keeper.as_bytes(), id.as_bytes(), target.as_bytes()])?;
     Ok(keeper == id && !derived.deleted)
 }

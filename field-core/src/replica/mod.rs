@@ -7,6 +7,8 @@
 mod conflicts;
 mod duplicates;
 pub(crate) mod index;
+#[cfg(test)]
+mod query_plans;
 mod read;
 mod replicate;
 mod write;

@@ -251,11 +251,16 @@ impl Replica {
 
     /// How many live records of each kind the replica holds.
     pub fn counts(&self) -> Result<BTreeMap<String, u64>> {
-        let mut out = BTreeMap::new();
-        for kind in RecordKind::ALL {
-            let sql = format!("SELECT count(*) FROM {} WHERE live", tables::table(*kind));
-            let n: i64 = self.conn.query_row(&sql, [], |r| r.get(0))?;
-            out.insert(kind.to_string(), n.unsigned_abs());
+        let mut out: BTreeMap<String, u64> =
+            RecordKind::ALL.iter().map(|k| (k.to_string(), 0)).collect();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind, count(*) FROM records WHERE live GROUP BY kind")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            if let Some(kind) = RecordKind::from_code(row.get(0)?) {
+                out.insert(kind.to_string(), row.get::<_, i64>(1)?.unsigned_abs());
+            }
         }
         Ok(out)
     }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::Replica;
 use super::index::{self, Derived};
 use crate::error::{FieldError, Result};
-use crate::store::tables::{self, uuid_from_blob};
+use crate::store::tables;
 
 /// A record's state as received from, or sent to, another replica.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,22 +44,11 @@ impl Replica {
     /// Every record's state, in kind and id order.
     pub fn all_states(&self) -> Result<Vec<RemoteRecord>> {
         let mut out = Vec::new();
-        for kind in RecordKind::ALL {
-            let sql = format!("SELECT id, state FROM {} ORDER BY id", tables::table(*kind));
-            let mut stmt = self.conn.prepare(&sql)?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        for &kind in RecordKind::ALL {
+            tables::each_of_kind(&self.conn, kind, |id, state| {
+                out.push(RemoteRecord { kind, id, state });
+                Ok(())
             })?;
-            for row in rows {
-                let (id, state) = row?;
-                if let Some(id) = uuid_from_blob(&id) {
-                    out.push(RemoteRecord {
-                        kind: *kind,
-                        id,
-                        state,
-                    });
-                }
-            }
         }
         Ok(out)
     }

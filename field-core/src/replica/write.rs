@@ -75,8 +75,11 @@ impl Replica {
         let screenings = visit
             .validate_screenings(&self.forms)
             .map_err(|e| e.within("visit"))?;
+        let mut people = People::default();
         for (i, s) in visit.screenings.iter().enumerate() {
-            let person = self.person_facts(s.person, || format!("visit.screenings[{i}].person"))?;
+            let person = self.person_facts(&mut people, s.person, || {
+                format!("visit.screenings[{i}].person")
+            })?;
             if person.household != visit.household.0 {
                 let at = format!("visit.screenings[{i}].person");
                 return Err(ValidationError::new(
@@ -117,6 +120,9 @@ impl Replica {
         }
         let visit_id = VisitId(self.ids.next_id());
         let mut records = Vec::new();
+        // The screenings are stored in slots of their own (`screening_fields`): left in, they
+        // would be serialized to JSON only for `to_fields` to drop them.
+        visit.screenings.clear();
         let mut fields = visit.to_fields();
         fields.extend(Visit::screening_fields(&screenings));
         records.push((RecordKind::Visit, visit_id.0, fields));
@@ -124,7 +130,7 @@ impl Replica {
         let mut referral_ids = Vec::new();
         for (i, referral) in referrals.iter_mut().enumerate() {
             referral.visit = None;
-            self.prepare_referral(referral)
+            self.prepare_referral(referral, &mut people)
                 .map_err(|e| within(e, &format!("referrals[{i}]")))?;
             referral.visit = Some(visit_id);
             let id = ReferralId(self.ids.next_id());
@@ -133,7 +139,7 @@ impl Replica {
         }
         let mut followup_ids = Vec::new();
         for (i, followup) in followups.iter_mut().enumerate() {
-            self.prepare_followup(followup)
+            self.prepare_followup(followup, &mut people)
                 .map_err(|e| within(e, &format!("followups[{i}]")))?;
             let id = FollowUpId(self.ids.next_id());
             followup_ids.push(id);
@@ -149,7 +155,7 @@ impl Replica {
 
     /// Refers a person (outside a visit, or to add one later).
     pub fn add_referral(&mut self, mut referral: Referral) -> Result<ReferralId> {
-        self.prepare_referral(&mut referral)?;
+        self.prepare_referral(&mut referral, &mut People::default())?;
         let id = ReferralId(self.ids.next_id());
         self.create_all(vec![(RecordKind::Referral, id.0, referral.to_fields())])?;
         Ok(id)
@@ -157,13 +163,13 @@ impl Replica {
 
     /// Plans a follow-up of a person.
     pub fn add_followup(&mut self, mut followup: FollowUp) -> Result<FollowUpId> {
-        self.prepare_followup(&mut followup)?;
+        self.prepare_followup(&mut followup, &mut People::default())?;
         let id = FollowUpId(self.ids.next_id());
         self.create_all(vec![(RecordKind::FollowUp, id.0, followup.to_fields())])?;
         Ok(id)
     }
 
-    fn prepare_referral(&self, referral: &mut Referral) -> Result<()> {
+    fn prepare_referral(&self, referral: &mut Referral, people: &mut People) -> Result<()> {
         referral.check(&self.check_context())?;
         if !matches!(
             referral.status,
@@ -176,7 +182,7 @@ impl Replica {
             )
             .into());
         }
-        let person = self.person_facts(referral.person, || "person".to_owned())?;
+        let person = self.person_facts(people, referral.person, || "person".to_owned())?;
         referral.household = HouseholdId(person.household);
         if let Some(visit) = referral.visit {
             self.require(RecordKind::Visit, visit.0, "visit")?;
@@ -184,9 +190,9 @@ impl Replica {
         Ok(())
     }
 
-    fn prepare_followup(&self, followup: &mut FollowUp) -> Result<()> {
+    fn prepare_followup(&self, followup: &mut FollowUp, people: &mut People) -> Result<()> {
         followup.check(&self.check_context())?;
-        let person = self.person_facts(followup.person, || "person".to_owned())?;
+        let person = self.person_facts(people, followup.person, || "person".to_owned())?;
         followup.household = HouseholdId(person.household);
         if let Some(referral) = followup.referral {
             self.require(RecordKind::Referral, referral.0, "referral")?;
@@ -337,15 +343,21 @@ impl Replica {
     }
 
     /// What checking input that names a person needs of them; an input error naming the
-    /// field (built by `field` only then) unless a live person has this id.
+    /// field (built by `field` only then) unless a live person of this device's puskesmas has
+    /// this id. Each person is read once per action (`people`).
     fn person_facts(
         &self,
+        people: &mut People,
         id: PersonId,
         field: impl Fn() -> String,
     ) -> Result<tables::PersonFacts> {
+        if let Some((_, facts)) = people.0.iter().find(|(known, _)| *known == id) {
+            return Ok(facts.clone());
+        }
         let facts = tables::person_facts(&self.conn, id.0)?
             .ok_or_else(|| unknown(field(), RecordKind::Person))?;
         self.check_here(facts.puskesmas.as_deref(), &field)?;
+        people.0.push((id, facts.clone()));
         Ok(facts)
     }
 
@@ -419,6 +431,11 @@ impl Replica {
         Ok(written)
     }
 }
+
+/// The people one action names, with what checking it needs of each, read once: a visit
+/// screens a person with several forms, and refers one of them.
+#[derive(Debug, Default)]
+struct People(Vec<(PersonId, tables::PersonFacts)>);
 
 /// What a write knows of its records' ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

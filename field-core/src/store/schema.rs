@@ -1,9 +1,10 @@
 //! The device database's schema and its migrations: the one place that brings a database to
 //! the current version.
 //!
-//! Each migration runs in the same transaction as the `user_version` bump, so a crash leaves
-//! the database at the old version or the new one, never between. A database newer than this
-//! code is refused untouched (it may hold unsynced visits an older app would damage).
+//! An upgrade runs every migration it needs and the `user_version` bump in one transaction, so
+//! a crash leaves the database at the old version or the new one, never between. A database
+//! newer than this code is refused untouched (it may hold unsynced visits an older app would
+//! damage).
 
 use rusqlite::{Connection, Transaction};
 
@@ -11,10 +12,11 @@ use crate::error::{FieldError, Result};
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 /// Append only; never edit one that has shipped.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The versions whose migration adds query columns that only the records' states can fill:
-/// after its SQL, and in its transaction, every record's columns are derived again.
+/// an upgrade past one derives every record's columns again, once, after the last migration
+/// (the deriving code writes the current schema) and in the upgrade's transaction.
 const REDERIVE_AT: &[u32] = &[4];
 
 /// The schema version this code writes.
@@ -232,11 +234,116 @@ CREATE TABLE departed (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 7: one table for every kind of record. In the five `WITHOUT ROWID` tables a
+/// record's whole state sat in its primary key's b-tree, and a leaf that grew at its right
+/// edge split by redistributing three siblings: a visit with its referral wrote 5-8 encrypted
+/// pages, and a bootstrap spent half its time in those splits (docs/benchmarks.md). Here the
+/// states sit in a rowid table that grows by appending (a full leaf is left as it is and a new
+/// one begun), the visit and its referral share a leaf, and the id is a small unique index.
+/// The five tables' names remain, as views, for every query that reads one kind; writes go
+/// to `records`. The query columns are the five tables' own, each `NULL` for the kinds that do
+/// not have it.
+const V7: &str = r#"
+CREATE TABLE records (
+    rid         INTEGER PRIMARY KEY,
+    id          BLOB NOT NULL,
+    kind        INTEGER NOT NULL,
+    live        INTEGER NOT NULL,
+    merged_into BLOB,
+    conflicts   INTEGER NOT NULL,
+    removed     INTEGER NOT NULL,
+    household   BLOB,
+    person      BLOB,
+    kk          INTEGER,
+    puskesmas   TEXT,
+    kelurahan   TEXT,
+    rw          INTEGER,
+    rt          INTEGER,
+    nik         INTEGER,
+    name_key    TEXT,
+    sex         INTEGER,
+    born        INTEGER,
+    visited_on  INTEGER,
+    seen        INTEGER,
+    flagged     INTEGER,
+    urgent      INTEGER,
+    status      INTEGER,
+    due         INTEGER,
+    done        INTEGER,
+    state       BLOB NOT NULL
+);
+
+INSERT INTO records (id, kind, live, merged_into, conflicts, removed, kk, puskesmas, kelurahan,
+                     rw, rt, state)
+SELECT id, 1, live, merged_into, conflicts, removed, kk, puskesmas, kelurahan, rw, rt, state
+FROM households ORDER BY id;
+INSERT INTO records (id, kind, live, merged_into, conflicts, removed, household, nik, name_key,
+                     sex, born, state)
+SELECT id, 2, live, merged_into, conflicts, removed, household, nik, name_key, sex, born, state
+FROM persons ORDER BY id;
+INSERT INTO records (id, kind, live, merged_into, conflicts, removed, household, visited_on,
+                     seen, flagged, urgent, state)
+SELECT id, 3, live, merged_into, conflicts, removed, household, visited_on, seen, flagged,
+       urgent, state
+FROM visits ORDER BY id;
+INSERT INTO records (id, kind, live, merged_into, conflicts, removed, person, household, status,
+                     urgent, state)
+SELECT id, 4, live, merged_into, conflicts, removed, person, household, status, urgent, state
+FROM referrals ORDER BY id;
+INSERT INTO records (id, kind, live, merged_into, conflicts, removed, person, household, due,
+                     done, state)
+SELECT id, 5, live, merged_into, conflicts, removed, person, household, due, done, state
+FROM followups ORDER BY id;
+
+DROP TABLE households;
+DROP TABLE persons;
+DROP TABLE visits;
+DROP TABLE referrals;
+DROP TABLE followups;
+
+CREATE VIEW households AS
+SELECT id, state, live, merged_into, conflicts, removed, kk, puskesmas, kelurahan, rw, rt
+FROM records WHERE kind = 1;
+CREATE VIEW persons AS
+SELECT id, state, live, merged_into, conflicts, removed, household, nik, name_key, sex, born
+FROM records WHERE kind = 2;
+CREATE VIEW visits AS
+SELECT id, state, live, merged_into, conflicts, removed, household, visited_on, seen, flagged,
+       urgent
+FROM records WHERE kind = 3;
+CREATE VIEW referrals AS
+SELECT id, state, live, merged_into, conflicts, removed, person, household, status, urgent
+FROM records WHERE kind = 4;
+CREATE VIEW followups AS
+SELECT id, state, live, merged_into, conflicts, removed, person, household, due, done
+FROM records WHERE kind = 5;
+
+-- Ids are unique across kinds. Reading every record of a kind in id order goes through this
+-- index (`INDEXED BY`), never through a sort of the states.
+CREATE UNIQUE INDEX records_id ON records (id);
+-- The five tables' indexes, each over its kind's rows only. The one the worklist scans carries
+-- the id, as the rows of a WITHOUT ROWID table's index did.
+CREATE INDEX households_kk ON records (kk) WHERE kind = 1 AND live;
+CREATE INDEX households_area ON records (kelurahan, rw, rt, id) WHERE kind = 1 AND live;
+CREATE INDEX persons_nik ON records (nik) WHERE kind = 2 AND live AND nik IS NOT NULL;
+CREATE INDEX persons_name ON records (name_key) WHERE kind = 2 AND live;
+CREATE INDEX followups_due ON records (due) WHERE kind = 5 AND live AND NOT done;
+-- What a household holds, of every kind: its members, its visits (by day), its referrals (the
+-- worklist's open ones, which the referrals table was small enough to scan for) and its
+-- follow-ups. One index rather than one per kind, so that a visit and its referral, recorded
+-- together, write one page of it.
+CREATE INDEX records_household ON records (household, kind, visited_on) WHERE live;
+-- Records with a same-field conflict waiting for a person, and records merged into another
+-- (both usually none).
+CREATE INDEX records_conflicts ON records (kind, id) WHERE conflicts > 0;
+CREATE INDEX records_merged ON records (merged_into) WHERE merged_into IS NOT NULL;
+"#;
+
 /// Derives every record's query columns again from its state, inside a migration's
 /// transaction (see [`REDERIVE_AT`]).
 pub(crate) type Rederive<'a> = &'a dyn Fn(&Transaction<'_>) -> Result<()>;
 
-/// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
+/// Brings the database to [`SCHEMA_VERSION`], in one transaction.
 pub(crate) fn migrate(conn: &mut Connection, rederive: Rederive<'_>) -> Result<u32> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
@@ -245,15 +352,18 @@ pub(crate) fn migrate(conn: &mut Connection, rederive: Rederive<'_>) -> Result<u
             supported: SCHEMA_VERSION,
         });
     }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        apply(&tx, from as u32, sql)?;
-        // A new database has no records to derive anything of.
-        if found > 0 && REDERIVE_AT.contains(&(from as u32 + 1)) {
-            rederive(&tx)?;
-        }
-        tx.commit()?;
+    if found == SCHEMA_VERSION {
+        return Ok(found);
     }
+    let tx = conn.transaction()?;
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        apply(&tx, from as u32, sql)?;
+    }
+    // A new database has no records to derive anything of.
+    if found > 0 && REDERIVE_AT.iter().any(|&version| version > found) {
+        rederive(&tx)?;
+    }
+    tx.commit()?;
     Ok(found)
 }
 

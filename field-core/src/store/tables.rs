@@ -1,4 +1,5 @@
-//! Reading and writing records: one table per kind, the state blob beside query columns.
+//! Reading and writing records: one table, `records`, holds every kind (schema v7), the state
+//! blob beside query columns; a view per kind (`households`, `persons`, ...) reads one kind.
 
 use std::sync::LazyLock;
 
@@ -9,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{FieldError, Result};
 
-/// The table that holds records of `kind`.
+/// The view that reads the records of `kind` (writes go to `records`).
 pub(crate) fn table(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Household => "households",
@@ -140,42 +141,58 @@ pub(crate) enum Write {
     New,
 }
 
-/// The columns every table has, in parameter order.
-const COMMON: &str = "id, state, live, merged_into, conflicts, removed";
+/// The columns every record has, in parameter order.
+const COMMON: [&str; 6] = ["id", "state", "live", "merged_into", "conflicts", "removed"];
 
-/// Each table's columns after [`COMMON`], in parameter order.
-const COLUMNS: [(RecordKind, &str); 5] = [
-    (RecordKind::Household, "kk, puskesmas, kelurahan, rw, rt"),
-    (RecordKind::Person, "household, nik, name_key, sex, born"),
+/// Each kind's query columns after [`COMMON`], in parameter order.
+const COLUMNS: [(RecordKind, &[&str]); 5] = [
+    (
+        RecordKind::Household,
+        &["kk", "puskesmas", "kelurahan", "rw", "rt"],
+    ),
+    (
+        RecordKind::Person,
+        &["household", "nik", "name_key", "sex", "born"],
+    ),
     (
         RecordKind::Visit,
-        "household, visited_on, seen, flagged, urgent",
+        &["household", "visited_on", "seen", "flagged", "urgent"],
     ),
-    (RecordKind::Referral, "person, household, status, urgent"),
-    (RecordKind::FollowUp, "person, household, due, done"),
+    (
+        RecordKind::Referral,
+        &["person", "household", "status", "urgent"],
+    ),
+    (
+        RecordKind::FollowUp,
+        &["person", "household", "due", "done"],
+    ),
 ];
 
-/// The insert statement of a table, for each [`Write`].
+/// The insert statement of a kind, for each [`Write`]. [`Write::Replace`] updates a stored
+/// record in place (its row keeps its place in the table) and only if it is of the same
+/// kind: an id stored as another kind's record changes no row, which [`write`] refuses.
 fn insert_sql(kind: RecordKind, mode: Write) -> &'static str {
     static SQL: LazyLock<Vec<(RecordKind, Write, String)>> = LazyLock::new(|| {
         let mut all = Vec::new();
         for (kind, columns) in COLUMNS {
-            let count = COMMON.split(',').count() + columns.split(',').count();
-            let values: Vec<String> = (1..=count).map(|n| format!("?{n}")).collect();
-            for (mode, verb) in [
-                (Write::Replace, "INSERT OR REPLACE"),
-                (Write::New, "INSERT"),
-            ] {
-                all.push((
-                    kind,
-                    mode,
-                    format!(
-                        "{verb} INTO {} ({COMMON}, {columns}) VALUES ({})",
-                        table(kind),
-                        values.join(", ")
-                    ),
-                ));
-            }
+            let names: Vec<&str> = COMMON.iter().chain(columns).copied().collect();
+            let values: Vec<String> = (1..=names.len()).map(|n| format!("?{n}")).collect();
+            let insert = format!(
+                "INSERT INTO records (kind, {}) VALUES ({}, {})",
+                names.join(", "),
+                kind.code(),
+                values.join(", ")
+            );
+            let updates: Vec<String> = names[1..]
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            let upsert = format!(
+                "{insert} ON CONFLICT (id) DO UPDATE SET {} WHERE kind = excluded.kind",
+                updates.join(", ")
+            );
+            all.push((kind, Write::New, insert));
+            all.push((kind, Write::Replace, upsert));
         }
         all
     });
@@ -186,7 +203,8 @@ fn insert_sql(kind: RecordKind, mode: Write) -> &'static str {
 }
 
 /// Writes a record's state (envelope bytes) and query columns. Returns `false`, having
-/// written nothing, when `mode` is [`Write::New`] and the record is already stored.
+/// written nothing, when `mode` is [`Write::New`] and the record is already stored; refuses
+/// to replace a record stored as another kind.
 pub(crate) fn write(
     conn: &Connection,
     id: Uuid,
@@ -205,7 +223,8 @@ pub(crate) fn write(
         &common.conflicts,
         &common.removed,
     ];
-    let mut insert = conn.prepare_cached(insert_sql(columns.kind(), mode))?;
+    let kind = columns.kind();
+    let mut insert = conn.prepare_cached(insert_sql(kind, mode))?;
     // Borrowed values only: this runs for every record a pull brings.
     let mut execute =
         |rest: &[&dyn ToSql]| insert.execute(rusqlite::params_from_iter(common.iter().chain(rest)));
@@ -245,11 +264,20 @@ pub(crate) fn write(
         } => execute(&[&blob(person), &blob(household), due, done]),
     };
     match written {
+        Ok(0) => Err(cageur_model::ValidationError::new(
+            "kind",
+            cageur_model::Rule::Consistency,
+            format!(
+                "record {} is another kind's here, not a {kind}",
+                Uuid::from_bytes(id)
+            ),
+        )
+        .into()),
         Ok(_) => Ok(true),
         Err(e)
             if mode == Write::New
                 && e.sqlite_error().is_some_and(|e| {
-                    e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 }) =>
         {
             Ok(false)
@@ -337,16 +365,8 @@ pub(crate) fn person_facts(conn: &Connection, id: Uuid) -> Result<Option<PersonF
 
 /// Which kind of record has this id, if any (ids are unique across kinds).
 pub(crate) fn kind_of(conn: &Connection, id: Uuid) -> Result<Option<RecordKind>> {
-    // One statement over the five tables: this runs for every record a pull brings.
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        let parts: Vec<String> = RecordKind::ALL
-            .iter()
-            .map(|k| format!("SELECT {} FROM {} WHERE id = ?1", k.code(), table(*k)))
-            .collect();
-        format!("{} LIMIT 1", parts.join(" UNION ALL "))
-    });
     let code: Option<u8> = conn
-        .prepare_cached(&SQL)?
+        .prepare_cached("SELECT kind FROM records WHERE id = ?1")?
         .query_row([id.as_bytes()], |r| r.get(0))
         .optional()?;
     Ok(code.and_then(RecordKind::from_code))
@@ -354,23 +374,40 @@ pub(crate) fn kind_of(conn: &Connection, id: Uuid) -> Result<Option<RecordKind>>
 
 /// Deletes a record, whatever its kind; `false` if there was none.
 pub(crate) fn delete(conn: &Connection, id: Uuid) -> Result<bool> {
-    let Some(kind) = kind_of(conn, id)? else {
-        return Ok(false);
-    };
-    let sql = format!("DELETE FROM {} WHERE id = ?1", table(kind));
-    Ok(conn.prepare_cached(&sql)?.execute([id.as_bytes()])? > 0)
+    Ok(conn
+        .prepare_cached("DELETE FROM records WHERE id = ?1")?
+        .execute([id.as_bytes()])?
+        > 0)
 }
 
 /// Whether the replica holds no records at all.
 pub(crate) fn is_empty(conn: &Connection) -> Result<bool> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        let parts: Vec<String> = RecordKind::ALL
-            .iter()
-            .map(|k| format!("NOT EXISTS (SELECT 1 FROM {})", table(*k)))
-            .collect();
-        format!("SELECT {}", parts.join(" AND "))
-    });
-    Ok(conn.query_row(&SQL, [], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM records)", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Calls `each` with every record of `kind` in id order: its id and state bytes. Read through
+/// the id index, so the states are never sorted (a sort this large would spill to a
+/// temporary file).
+pub(crate) fn each_of_kind(
+    conn: &Connection,
+    kind: RecordKind,
+    mut each: impl FnMut(Uuid, Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, state FROM records INDEXED BY records_id WHERE kind = ?1 ORDER BY id",
+    )?;
+    let mut rows = stmt.query([kind.code()])?;
+    while let Some(row) = rows.next()? {
+        let (id, state): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
+        if let Some(id) = uuid_from_blob(&id) {
+            each(id, state)?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads a UUID stored as a 16-byte blob.

@@ -172,21 +172,16 @@ impl Replica {
         let forms = self.forms.clone();
         let tx = self.conn.transaction()?;
         let mut outcome = ResyncOutcome::default();
-        for kind in RecordKind::ALL.iter().copied() {
-            let table = tables::table(kind);
-            let stray = format!(
-                "FROM {table} WHERE id NOT IN (SELECT id FROM resync_stage)
-                   AND id NOT IN (SELECT record_id FROM outbox)"
-            );
-            tx.execute(
-                &format!(
-                    "INSERT OR REPLACE INTO set_aside (id, kind, state, why)
-                     SELECT id, ?1, state, 'not in the server''s scope at a resync' {stray}"
-                ),
-                [kind.code()],
-            )?;
-            outcome.set_aside += tx.execute(&format!("DELETE {stray}"), [])? as u64;
-        }
+        const STRAY: &str = "FROM records WHERE id NOT IN (SELECT id FROM resync_stage)
+                               AND id NOT IN (SELECT record_id FROM outbox)";
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO set_aside (id, kind, state, why)
+                 SELECT id, kind, state, 'not in the server''s scope at a resync' {STRAY}"
+            ),
+            [],
+        )?;
+        outcome.set_aside += tx.execute(&format!("DELETE {STRAY}"), [])? as u64;
         let mut waiting = Vec::new();
         {
             let mut staged = tx.prepare("SELECT id, kind, state FROM resync_stage ORDER BY id")?;
@@ -249,11 +244,8 @@ impl Replica {
             ));
         }
         let tx = self.conn.transaction()?;
-        for kind in RecordKind::ALL {
-            tx.execute(&format!("DELETE FROM {}", tables::table(*kind)), [])?;
-        }
         tx.execute_batch(
-            "DELETE FROM outbox; DELETE FROM resync_stage; DELETE FROM set_aside;
+            "DELETE FROM records; DELETE FROM outbox; DELETE FROM resync_stage; DELETE FROM set_aside;
              DELETE FROM departed; DELETE FROM current_worker; DELETE FROM workers;
              UPDATE sync_state SET wiped = 1;",
         )?;

@@ -156,26 +156,28 @@ pub(crate) fn queue_every_record(tx: &Transaction<'_>, first_seq: i64) -> Result
     tx.execute("UPDATE outbox SET base = NULL", [])?;
     let mut seq = first_seq;
     let mut queued = 0;
-    for kind in RecordKind::ALL {
-        let sql = format!("SELECT id, state FROM {} ORDER BY id", tables::table(*kind));
-        let mut stmt = tx.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let (id, bytes): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
+    for &kind in RecordKind::ALL {
+        tables::each_of_kind(tx, kind, |id, bytes| {
             if RecordState::decode(&bytes).is_err() {
-                continue;
+                return Ok(());
             }
             let n = tx
                 .prepare_cached(
                     "INSERT INTO outbox (record_id, kind, change_seq, priority, last_seq)
                      VALUES (?1, ?2, ?3, ?4, ?3) ON CONFLICT (record_id) DO NOTHING",
                 )?
-                .execute(params![id, kind.code(), seq, Priority::Routine as i64])?;
+                .execute(params![
+                    id.as_bytes(),
+                    kind.code(),
+                    seq,
+                    Priority::Routine as i64
+                ])?;
             if n > 0 {
                 seq += 1;
                 queued += 1;
             }
-        }
+            Ok(())
+        })?;
     }
     Ok(queued)
 }

@@ -77,21 +77,15 @@ impl Replica {
     pub fn record_digests(&self) -> Result<Vec<RecordDigest>> {
         let mut out = Vec::new();
         for kind in RecordKind::ALL.iter().copied() {
-            let sql = format!("SELECT id, state FROM {} ORDER BY id", tables::table(kind));
-            let mut stmt = self.conn.prepare(&sql)?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let (id, state): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
-                let Some(id) = uuid_from_blob(&id) else {
-                    continue;
-                };
+            tables::each_of_kind(&self.conn, kind, |id, state| {
                 let digest = state_digest(&state).map_err(|e| FieldError::Damaged {
                     kind,
                     id,
                     reason: e.to_string(),
                 })?;
                 out.push(RecordDigest { kind, id, digest });
-            }
+                Ok(())
+            })?;
         }
         Ok(out)
     }

@@ -533,6 +533,62 @@ fn a_change_needs_a_health_worker() {
     assert_eq!(replica.pending_changes().unwrap(), 0);
 }
 
+/// A visit screens the visited household's members, each with a form made for their sex and
+/// age; anything else names the screening and writes nothing.
+#[test]
+fn a_screening_of_another_household_or_with_a_form_that_does_not_fit_is_refused() {
+    let mut d = Device::new(1);
+    let (hh, woman) = add_family(&mut d);
+    let husband = d
+        .replica
+        .add_person(&parse::<Person>(
+            json!({"household": hh, "nik": "3671050502880003",
+            "name": "Budi Santoso", "sex": "male", "birth_date": "1988-02-05",
+            "relation": "head"}),
+        ))
+        .unwrap();
+    let next_door = d
+        .replica
+        .add_household(&parse::<Household>({
+            let mut h = household_json();
+            h["kk"] = json!("3671050101100003");
+            h
+        }))
+        .unwrap();
+    let neighbour = d
+        .replica
+        .add_person(&parse::<Person>(person_json(next_door.0)))
+        .unwrap();
+    let before = d.replica.export().unwrap();
+
+    let refused = |d: &mut Device, visit: serde_json::Value| match d
+        .replica
+        .record_visit(parse::<NewVisit>(visit))
+        .unwrap_err()
+    {
+        FieldError::Invalid(e) => (e.field, e.rule),
+        other => panic!("expected an input error, got {other:?}"),
+    };
+    let mut visit = visit_json(hh, woman, woman);
+    visit["visit"]["screenings"][1]["person"] = json!(neighbour);
+    assert_eq!(
+        refused(&mut d, visit),
+        ("visit.screenings[1].person".into(), Rule::Consistency)
+    );
+    let mut visit = visit_json(hh, woman, woman);
+    visit["visit"]["screenings"][1]["person"] = json!(husband);
+    assert_eq!(
+        refused(&mut d, visit),
+        ("visit.screenings[1].form".into(), Rule::Consistency)
+    );
+    assert_eq!(d.replica.export().unwrap(), before, "nothing was written");
+
+    // The same visit with each screening where it belongs is recorded.
+    d.replica
+        .record_visit(parse(visit_json(hh, woman, woman)))
+        .unwrap();
+}
+
 #[test]
 fn a_removed_person_cannot_be_screened_or_referred() {
     let mut d = Device::new(1);

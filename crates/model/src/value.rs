@@ -99,22 +99,49 @@ pub fn dec_to_string(mantissa: i64, scale: u8) -> String {
 }
 
 /// A JSON number as a decimal with `scale` places, if it has no more places than that.
+///
+/// Read from the number's shortest decimal text, digit by digit, so that `36.6` is exactly
+/// 366 tenths (never 365.99...); with no allocation, since this runs for every decimal a
+/// health worker records.
 pub fn dec_from_json(number: &serde_json::Number, scale: u8) -> Option<i64> {
-    let text = number.to_string();
-    if text.contains(['e', 'E']) {
-        return None;
-    }
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.as_str()),
+    use std::io::Write as _;
+    // The longest text a JSON number prints as is 24 bytes (`-1.7976931348623157e308`).
+    let mut buffer = [0u8; 32];
+    let length = {
+        let mut free = &mut buffer[..];
+        write!(free, "{number}").ok()?;
+        32 - free.len()
     };
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let frac = frac.trim_end_matches('0');
-    if frac.len() > usize::from(scale) {
+    let text = &buffer[..length];
+    if text.iter().any(|b| matches!(b, b'e' | b'E')) {
         return None;
     }
-    let padded = format!("{whole}{frac:0<width$}", width = usize::from(scale));
-    let magnitude: i64 = padded.parse().ok()?;
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (whole, frac) = match text.iter().position(|&b| b == b'.') {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &[][..]),
+    };
+    let frac = &frac[..frac
+        .iter()
+        .rposition(|&b| b != b'0')
+        .map_or(0, |last| last + 1)];
+    let scale = usize::from(scale);
+    if frac.len() > scale || whole.is_empty() {
+        return None;
+    }
+    let padding = std::iter::repeat_n(&b'0', scale - frac.len());
+    let mut magnitude: i64 = 0;
+    for &digit in whole.iter().chain(frac).chain(padding) {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(i64::from(digit - b'0'))?;
+    }
     Some(if negative { -magnitude } else { magnitude })
 }
 
@@ -141,5 +168,56 @@ mod tests {
         assert_eq!(dec_from_json(&n("36.50"), 1), Some(365));
         assert_eq!(dec_from_json(&n("36.55"), 1), None);
         assert_eq!(dec_from_json(&n("-0.5"), 1), Some(-5));
+        assert_eq!(dec_from_json(&n("1e3"), 0), Some(1000));
+        assert_eq!(dec_from_json(&n("1e300"), 0), None);
+        assert_eq!(dec_from_json(&n("-9223372036854775808"), 0), None);
+        assert_eq!(dec_from_json(&n("9223372036854775807"), 0), Some(i64::MAX));
+        assert_eq!(dec_from_json(&n("922337203685477580.8"), 1), None);
+    }
+
+    /// The first version: the number's text, padded and parsed. Plain, and kept as the
+    /// reference the allocation-free reading must agree with.
+    fn dec_from_text(number: &serde_json::Number, scale: u8) -> Option<i64> {
+        let text = number.to_string();
+        if text.contains(['e', 'E']) {
+            return None;
+        }
+        let (negative, text) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        let frac = frac.trim_end_matches('0');
+        if frac.len() > usize::from(scale) {
+            return None;
+        }
+        let padded = format!("{whole}{frac:0<width$}", width = usize::from(scale));
+        let magnitude: i64 = padded.parse().ok()?;
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimals_parse_as_their_text_does(
+            int in proptest::prelude::any::<i64>(),
+            big in proptest::prelude::any::<u64>(),
+            float in proptest::prelude::any::<f64>(),
+            tenths in -100_000i64..100_000,
+            scale in 0u8..6,
+        ) {
+            let numbers = [
+                serde_json::Number::from(int),
+                serde_json::Number::from(big),
+                serde_json::Number::from_f64(float).unwrap_or_else(|| 0.into()),
+                serde_json::Number::from_f64(tenths as f64 / 10.0).unwrap(),
+            ];
+            for number in numbers {
+                proptest::prop_assert_eq!(
+                    dec_from_json(&number, scale),
+                    dec_from_text(&number, scale),
+                    "{} at scale {}", number, scale
+                );
+            }
+        }
     }
 }

@@ -71,11 +71,11 @@ impl Replica {
         let ctx = self.check_context();
         visit.device = self.device.number;
         visit.check(&ctx).map_err(|e| e.within("visit"))?;
-        self.require(RecordKind::Household, visit.household.0, "visit.household")?;
+        let puskesmas = self.require_household(visit.household.0, "visit.household")?;
         let screenings = visit
             .validate_screenings(&self.forms)
             .map_err(|e| e.within("visit"))?;
-        let mut people = People::default();
+        let mut people = People::members_of(&self.conn, visit.household, puskesmas.as_deref())?;
         for (i, s) in visit.screenings.iter().enumerate() {
             let person = self.person_facts(&mut people, s.person, || {
                 format!("visit.screenings[{i}].person")
@@ -124,7 +124,7 @@ impl Replica {
         // would be serialized to JSON only for `to_fields` to drop them.
         visit.screenings.clear();
         let mut fields = visit.to_fields();
-        fields.extend(Visit::screening_fields(&screenings));
+        fields.append(&mut Visit::screening_fields(&screenings));
         records.push((RecordKind::Visit, visit_id.0, fields));
 
         let mut referral_ids = Vec::new();
@@ -388,14 +388,22 @@ impl Replica {
 
     /// An input error naming `field` unless a live record of `kind` has this id.
     fn require(&self, kind: RecordKind, id: Uuid, field: &str) -> Result<()> {
+        if kind == RecordKind::Household {
+            return self.require_household(id, field).map(drop);
+        }
         if !tables::exists(&self.conn, kind, id)? {
             return Err(unknown(field, kind));
         }
-        if kind == RecordKind::Household {
-            let puskesmas = tables::puskesmas_of(&self.conn, kind, id)?;
-            self.check_here(puskesmas.as_deref(), || field.to_owned())?;
-        }
         Ok(())
+    }
+
+    /// [`Replica::require`] for a household; gives its puskesmas.
+    fn require_household(&self, id: Uuid, field: &str) -> Result<Option<String>> {
+        let Some(puskesmas) = tables::household_here(&self.conn, id)? else {
+            return Err(unknown(field, RecordKind::Household));
+        };
+        self.check_here(puskesmas.as_deref(), || field.to_owned())?;
+        Ok(puskesmas)
     }
 
     /// Creates new records: nothing to diff against, so every non-null field is written.
@@ -436,6 +444,24 @@ impl Replica {
 /// screens a person with several forms, and refers one of them.
 #[derive(Debug, Default)]
 struct People(Vec<(PersonId, tables::PersonFacts)>);
+
+impl People {
+    /// A household's members, read at once: those a visit screens and refers nearly always
+    /// are (their puskesmas is the household's, which the visit checks first).
+    fn members_of(
+        conn: &Connection,
+        household: HouseholdId,
+        puskesmas: Option<&str>,
+    ) -> Result<People> {
+        let members = tables::members_facts(conn, household.0, puskesmas)?;
+        Ok(People(
+            members
+                .into_iter()
+                .map(|(id, facts)| (PersonId(id), facts))
+                .collect(),
+        ))
+    }
+}
 
 /// What a write knows of its records' ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,21 +527,28 @@ fn insert_new_record(
     author: Author,
     seq: i64,
     (kind, id): (RecordKind, Uuid),
-    fields: FieldMap,
+    mut fields: FieldMap,
 ) -> Result<NewRecord> {
-    let (shown, nulls): (FieldMap, FieldMap) = fields.into_iter().partition(|(_, v)| !v.is_null());
-    let Some(bytes) = RecordState::encode_new(author, &shown) else {
+    // A new record shows what is not `Null`; the `Null`s matter only to a record found
+    // stored after all, so only their keys are kept, and the map is not rebuilt.
+    let nulls: Vec<FieldKey> = fields
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(k, _)| *k)
+        .collect();
+    fields.retain(|_, v| !v.is_null());
+    let Some(bytes) = RecordState::encode_new(author, &fields) else {
         return Ok(NewRecord::Inserted(0));
     };
-    let written = shown.len();
+    let written = fields.len();
     let summary = Summary {
-        shown,
+        shown: fields,
         conflicts: 0,
     };
     let derived = index::derive(kind, &summary, forms);
     if !index::insert_new(conn, kind, id, &bytes, &derived)? {
         let mut fields = summary.shown;
-        fields.extend(nulls);
+        fields.extend(nulls.into_iter().map(|k| (k, Value::Null)));
         return Ok(NewRecord::Stored(fields));
     }
     outbox::record(conn, id, kind, seq, derived.priority, None)?;

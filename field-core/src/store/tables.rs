@@ -286,6 +286,15 @@ pub(crate) fn write(
     }
 }
 
+/// A household's puskesmas, if the household is stored and not removed (`Some(None)`: stored,
+/// of no puskesmas): [`exists`] and [`puskesmas_of`] in one statement.
+pub(crate) fn household_here(conn: &Connection, id: Uuid) -> Result<Option<Option<String>>> {
+    Ok(conn
+        .prepare_cached("SELECT puskesmas FROM households WHERE id = ?1 AND NOT removed")?
+        .query_row([id.as_bytes()], |r| r.get::<_, Option<String>>(0))
+        .optional()?)
+}
+
 /// Whether a record of `kind` with this id is stored and not removed (a record merged into
 /// another still exists).
 pub(crate) fn exists(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<bool> {
@@ -339,19 +348,7 @@ pub(crate) fn person_facts(conn: &Connection, id: Uuid) -> Result<Option<PersonF
              LEFT JOIN households h ON h.id = p.household
              WHERE p.id = ?1 AND NOT p.removed",
         )?
-        .query_row([id.as_bytes()], |r| {
-            let (household, sex, born): (Option<Vec<u8>>, Option<i64>, Option<i32>) =
-                (r.get(0)?, r.get(1)?, r.get(2)?);
-            let puskesmas: Option<String> = r.get(3)?;
-            Ok((|| {
-                Some(PersonFacts {
-                    household: uuid_from_blob(&household?)?,
-                    sex: cageur_model::Sex::from_code(u8::try_from(sex?).ok()?)?,
-                    birth_date: cageur_model::fields::date_from_days(born?)?,
-                    puskesmas,
-                })
-            })())
-        })
+        .query_row([id.as_bytes()], read_person_facts)
         .optional()?;
     let Some(facts) = facts else {
         return Ok(None);
@@ -361,6 +358,46 @@ pub(crate) fn person_facts(conn: &Connection, id: Uuid) -> Result<Option<PersonF
         id,
         reason: "its household, sex or birth date column does not read".into(),
     })
+}
+
+/// The [`PersonFacts`] of a household's live members that are not removed, by id, in one
+/// statement: what [`person_facts`] would give for each of them, given the household's
+/// `puskesmas`. A member whose columns do not read is left out (asked for alone, it is
+/// reported as damaged).
+pub(crate) fn members_facts(
+    conn: &Connection,
+    household: Uuid,
+    puskesmas: Option<&str>,
+) -> Result<Vec<(Uuid, PersonFacts)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT household, sex, born, ?2, id FROM persons
+         WHERE household = ?1 AND live AND NOT removed",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![household.as_bytes(), puskesmas])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: Vec<u8> = row.get(4)?;
+        if let (Some(id), Some(facts)) = (uuid_from_blob(&id), read_person_facts(row)?) {
+            out.push((id, facts));
+        }
+    }
+    Ok(out)
+}
+
+/// A row of household, sex, birth date and the household's puskesmas as [`PersonFacts`];
+/// `None` if one of the first three does not read.
+fn read_person_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PersonFacts>> {
+    let (household, sex, born): (Option<Vec<u8>>, Option<i64>, Option<i32>) =
+        (r.get(0)?, r.get(1)?, r.get(2)?);
+    let puskesmas: Option<String> = r.get(3)?;
+    Ok((|| {
+        Some(PersonFacts {
+            household: uuid_from_blob(&household?)?,
+            sex: cageur_model::Sex::from_code(u8::try_from(sex?).ok()?)?,
+            birth_date: cageur_model::fields::date_from_days(born?)?,
+            puskesmas,
+        })
+    })())
 }
 
 /// Which kind of record has this id, if any (ids are unique across kinds).

@@ -77,11 +77,14 @@ impl FormDefinition {
 fn parse(field: &FieldDef, json: &Json) -> Result<Option<Value>, ValidationError> {
     let fail =
         |rule, message: String| Err(ValidationError::new(field.name.as_str(), rule, message));
-    let unit = field
-        .unit
-        .as_deref()
-        .map(|u| format!(" {u}"))
-        .unwrap_or_default();
+    // Built only for an error: this runs for every value of every screening recorded.
+    let unit = || {
+        field
+            .unit
+            .as_deref()
+            .map(|u| format!(" {u}"))
+            .unwrap_or_default()
+    };
     match &field.kind {
         FieldKind::Integer { min, max } => {
             let Json::Number(number) = json else {
@@ -95,7 +98,7 @@ fn parse(field: &FieldDef, json: &Json) -> Result<Option<Value>, ValidationError
                 }
                 _ => fail(
                     Rule::Range,
-                    format!("must be between {min} and {max}{unit}"),
+                    format!("must be between {min} and {max}{}", unit()),
                 ),
             }
         }
@@ -105,9 +108,10 @@ fn parse(field: &FieldDef, json: &Json) -> Result<Option<Value>, ValidationError
             };
             let range = || {
                 format!(
-                    "must be between {} and {}{unit}",
+                    "must be between {} and {}{}",
                     dec_to_string(*min, *scale),
-                    dec_to_string(*max, *scale)
+                    dec_to_string(*max, *scale),
+                    unit()
                 )
             };
             match dec_from_json(number, *scale) {

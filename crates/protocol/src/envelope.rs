@@ -126,8 +126,13 @@ type CellKey<'a> = (&'a Value, u32, DeviceNumber, u32, u8);
 struct RecordV2 {
     clock: VClockV1,
     stamps: Vec<StampV2>,
-    fields: Vec<(FieldKey, Vec<(u32, Value)>)>,
+    fields: Vec<(FieldKey, RegisterValues)>,
 }
+
+/// A register's values, each with the number of its stamp. Serialized as a sequence, as a
+/// `Vec` is; held inline when there is one value, as in nearly every register, so that
+/// reading a record allocates once for its fields rather than once per field.
+type RegisterValues = smallvec::SmallVec<[(u32, Value); 1]>;
 
 /// Stamps in order of first use, found again by value.
 #[derive(Debug, Default)]
@@ -338,8 +343,7 @@ impl DecodedState {
             fields.into_iter().map(|(key, values)| {
                 let cells = values
                     .into_iter()
-                    .map(|(n, value)| stamps[n as usize].cell(value))
-                    .collect();
+                    .map(|(n, value)| stamps[n as usize].cell(value));
                 (key, cells)
             }),
             policy,

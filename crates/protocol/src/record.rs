@@ -62,24 +62,34 @@ pub struct Summary {
 impl Summary {
     /// The summary of every field's concurrent cells. A register with one value, nearly all
     /// of them, takes the short way: its value, with no ordering to do.
-    pub(crate) fn of(
-        registers: impl Iterator<Item = (FieldKey, Vec<Cell>)>,
+    ///
+    /// Registers come in field order, and their cells are only gathered when there are two or
+    /// more: this runs for every record a bootstrap brings.
+    pub(crate) fn of<C: ExactSizeIterator<Item = Cell>>(
+        registers: impl Iterator<Item = (FieldKey, C)>,
         policy: &dyn SettlePolicy,
     ) -> Summary {
         let mut conflicts = 0;
-        let shown = registers
-            .filter_map(|(key, mut cells)| {
-                let value = if cells.len() == 1 {
-                    cells.pop()?.value
-                } else {
-                    let field = field_state(key, sort_cells(cells), policy)?;
+        let mut shown = Vec::with_capacity(registers.size_hint().0);
+        for (key, mut cells) in registers {
+            let value = if cells.len() == 1 {
+                cells.next().map(|cell| cell.value)
+            } else {
+                field_state(key, sort_cells(cells.collect()), policy).map(|field| {
                     conflicts += usize::from(!field.conflict.is_empty());
                     field.shown.value
-                };
-                Some((key, value))
-            })
-            .collect();
-        Summary { shown, conflicts }
+                })
+            };
+            if let Some(value) = value {
+                shown.push((key, value));
+            }
+        }
+        debug_assert!(shown.is_sorted_by(|a, b| a.0 < b.0));
+        // From a vector sorted by key, the map is built in one pass.
+        Summary {
+            shown: shown.into_iter().collect(),
+            conflicts,
+        }
     }
 
     /// Whether the tombstone is set.
@@ -240,7 +250,7 @@ impl RecordState {
         Summary::of(
             self.fields
                 .iter()
-                .map(|(key, register)| (*key, register.read().val)),
+                .map(|(key, register)| (*key, register.read().val.into_iter())),
             policy,
         )
     }

@@ -136,10 +136,15 @@ pub(crate) fn derive(kind: RecordKind, summary: &Summary, forms: &FormRegistry) 
 pub(crate) fn visit_flags(screenings: &[StoredScreening], forms: &FormRegistry) -> (bool, bool) {
     let mut flagged = false;
     let mut urgent = false;
+    // The flags' names are not needed here: this runs for every visit a bootstrap brings.
     for s in screenings {
-        let (flags, is_urgent) = s.flags(forms);
-        flagged |= !flags.is_empty();
-        urgent |= is_urgent;
+        let Some(form) = forms.get(&s.form.id, s.form.version) else {
+            continue;
+        };
+        for flag in form.flags(&s.values) {
+            flagged = true;
+            urgent |= flag.urgent;
+        }
     }
     (flagged, urgent)
 }

@@ -74,7 +74,70 @@ store_suite!(
     scope_pages_cover_a_puskesmas_in_id_order,
     a_push_of_a_device_revoked_as_stolen_meanwhile_is_refused,
     a_rescued_member_whose_household_was_lost_is_taken_an_offered_copy_is_not,
+    a_page_counts_exactly_what_the_pages_after_it_bring,
 );
+
+/// `remaining` is counted from bands of 1,024 sequences kept by triggers (server schema 6):
+/// across more sequences than a band holds, with echoes, edits that move records on, and a
+/// household that moves out, every page's count is what the pages after it bring.
+fn a_page_counts_exactly_what_the_pages_after_it_bring(store: &dyn Store) {
+    two_puskesmas(store);
+    let (writer, editor, reader) = (
+        device(store, TEAM1),
+        device(store, TEAM1),
+        device(store, TEAM1),
+    );
+    let other = device(store, TEAM2);
+    // 9,000 actions of one household each: more sequences than one band.
+    let households: Vec<Rec> = (0..9_000).map(|n| household(P1, writer.id, n)).collect();
+    for chunk in households.chunks(cageur_protocol::sync::MAX_PUSH_RECORDS) {
+        let groups: Vec<Vec<Rec>> = chunk.iter().map(|h| vec![h.clone()]).collect();
+        store.push(&writer, push_of(&groups)).unwrap();
+    }
+    store
+        .push(&other, push_of(&[family(P2, other.id, 1)]))
+        .unwrap();
+    // Another tablet edits every hundredth household (they move on to its sequences) and
+    // one household moves to P2.
+    let edits: Vec<Vec<Rec>> = households
+        .iter()
+        .step_by(100)
+        .map(|h| vec![edited(h, editor.id)])
+        .collect();
+    store.push(&editor, push_of(&edits)).unwrap();
+    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
+    let moved = with_field(
+        &households[1],
+        writer.id,
+        (puskesmas, cageur_model::Value::Text(P2.into())),
+    );
+    store.push(&writer, push_of(&[vec![moved]])).unwrap();
+
+    // The writer's pages pass over its own echoes (8,909 of them) between the few records it
+    // is sent, so its pages are small, to be many.
+    for (who, page_bytes) in [
+        (&reader, 40_000),
+        (&editor, 40_000),
+        (&writer, 2_000),
+        (&other, 40_000),
+    ] {
+        let pages = pull_pages(store, who, Cursor::default(), Some(page_bytes), 500);
+        let brought: Vec<u64> = pages.iter().map(|p| p.records.len() as u64).collect();
+        for (k, page) in pages.iter().enumerate() {
+            let after: u64 = brought[k + 1..].iter().sum();
+            assert_eq!(page.remaining, after, "device {}, page {k}", who.id);
+        }
+        let total: u64 = brought.iter().sum();
+        if who.id == reader.id {
+            // P1's households but the one that moved.
+            assert_eq!((total, pages.len() > 10), (8_999, true));
+        }
+        if who.id == writer.id {
+            // The households the editor changed.
+            assert_eq!((total, pages.len() > 3), (90, true));
+        }
+    }
+}
 
 fn a_push_of_a_device_revoked_as_stolen_meanwhile_is_refused(store: &dyn Store) {
     two_puskesmas(store);

@@ -416,8 +416,11 @@ impl PushTx for SqliteTx<'_, '_> {
             keep.execute(params![*seq as i64, id.as_bytes()])?;
         }
         let mut put = tx.prepare_cached(
-            "INSERT OR REPLACE INTO records (id, kind, puskesmas, household, seq, state, echo)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO records (id, kind, puskesmas, household, seq, state, echo)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
+                 puskesmas = excluded.puskesmas, household = excluded.household,
+                 seq = excluded.seq, state = excluded.state, echo = excluded.echo",
         )?;
         for (w, seq) in &writes.records {
             put.execute(params![
@@ -496,9 +499,13 @@ impl PullTx for SqliteTx<'_, '_> {
     }
 
     fn count_after(&mut self, puskesmas: &str, after: u64, device: u32) -> StoreResult<u64> {
+        // The bands after the cursor's, then the records of its band after it (V6).
         let n: i64 = self.0.query_row(
-            "SELECT count(*) FROM records WHERE puskesmas = ?1 AND seq > ?2
-               AND (echo IS NULL OR echo <> ?3)",
+            "SELECT (SELECT coalesce(sum(records), 0) FROM scope_bands
+                      WHERE puskesmas = ?1 AND band > (?2 >> 10) AND (echo = 0 OR echo <> ?3))
+                  + (SELECT count(*) FROM records
+                      WHERE puskesmas = ?1 AND seq > ?2 AND seq < (((?2 >> 10) + 1) << 10)
+                        AND (echo IS NULL OR echo <> ?3))",
             params![puskesmas, after as i64, device],
             |r| r.get(0),
         )?;

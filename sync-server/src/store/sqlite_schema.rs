@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{StoreError, StoreResult};
 
 /// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this code writes.
 pub const SERVER_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -178,6 +178,47 @@ CREATE TABLE departures (
 CREATE INDEX departures_seq ON departures (puskesmas, seq);
 "#;
 
+/// Version 6: how many records each puskesmas has in each band of 1,024 sequences, by the
+/// device whose own state they are (0: none), kept by triggers on `records`. A pull page's
+/// count of what is left sums the bands after its cursor and counts the records of one band
+/// only, where it counted every record left: a bootstrap's pages cost more the more was left,
+/// half a second of a 165,000-record bootstrap (docs/benchmarks.md). A band is 1,024
+/// sequences, that is change groups: the records of one are few enough to count, and the
+/// puskesmas share the sequence, so a puskesmas has far fewer bands than groups. Bands whose
+/// records all moved on stay, at zero. `records` is written by upsert, never `INSERT OR REPLACE` (whose
+/// deletions fire no trigger).
+const V6: &str = r#"
+CREATE TABLE scope_bands (
+    puskesmas TEXT NOT NULL,
+    band      INTEGER NOT NULL,
+    echo      INTEGER NOT NULL,
+    records   INTEGER NOT NULL,
+    PRIMARY KEY (puskesmas, band, echo)
+) WITHOUT ROWID;
+
+INSERT INTO scope_bands (puskesmas, band, echo, records)
+SELECT puskesmas, seq >> 10, coalesce(echo, 0), count(*) FROM records GROUP BY 1, 2, 3;
+
+CREATE TRIGGER records_band_insert AFTER INSERT ON records BEGIN
+    INSERT INTO scope_bands (puskesmas, band, echo, records)
+    VALUES (NEW.puskesmas, NEW.seq >> 10, coalesce(NEW.echo, 0), 1)
+    ON CONFLICT (puskesmas, band, echo) DO UPDATE SET records = records + 1;
+END;
+
+CREATE TRIGGER records_band_delete AFTER DELETE ON records BEGIN
+    UPDATE scope_bands SET records = records - 1
+    WHERE puskesmas = OLD.puskesmas AND band = OLD.seq >> 10 AND echo = coalesce(OLD.echo, 0);
+END;
+
+CREATE TRIGGER records_band_update AFTER UPDATE OF puskesmas, seq, echo ON records BEGIN
+    UPDATE scope_bands SET records = records - 1
+    WHERE puskesmas = OLD.puskesmas AND band = OLD.seq >> 10 AND echo = coalesce(OLD.echo, 0);
+    INSERT INTO scope_bands (puskesmas, band, echo, records)
+    VALUES (NEW.puskesmas, NEW.seq >> 10, coalesce(NEW.echo, 0), 1)
+    ON CONFLICT (puskesmas, band, echo) DO UPDATE SET records = records + 1;
+END;
+"#;
+
 /// Brings the database to [`SERVER_SCHEMA_VERSION`]; refuses a newer one untouched.
 pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -194,4 +235,80 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, params};
+
+    use super::{MIGRATIONS, migrate};
+
+    /// `scope_bands` as it must be: the records counted by scope, band and echo.
+    fn counted(conn: &Connection) -> Vec<(String, i64, i64, i64)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT puskesmas, seq >> 10, coalesce(echo, 0), count(*) FROM records
+                 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn bands(conn: &Connection) -> Vec<(String, i64, i64, i64)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT puskesmas, band, echo, records FROM scope_bands WHERE records <> 0
+                 ORDER BY 1, 2, 3",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn put(conn: &Connection, n: u32, puskesmas: &str, seq: i64, echo: Option<i64>) {
+        conn.execute(
+            "INSERT INTO records (id, kind, puskesmas, household, seq, state, echo)
+             VALUES (?1, 1, ?2, NULL, ?3, x'02', ?4)
+             ON CONFLICT (id) DO UPDATE SET puskesmas = excluded.puskesmas,
+                 seq = excluded.seq, echo = excluded.echo",
+            params![n.to_be_bytes().to_vec(), puskesmas, seq, echo],
+        )
+        .unwrap();
+    }
+
+    /// Version 6 counts the records already stored, and its triggers follow every insert,
+    /// move to a later sequence or another scope, change of echo, and deletion.
+    #[test]
+    fn scope_bands_count_the_stored_records_and_follow_every_write() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        for n in 0..300u32 {
+            let scope = if n % 3 == 0 { "P2" } else { "P1" };
+            let echo = [None, Some(1), Some(2)][n as usize % 3];
+            put(&conn, n, scope, i64::from(n) * 97, echo);
+        }
+        migrate(&mut conn).unwrap();
+        assert_eq!(bands(&conn), counted(&conn));
+        assert!(bands(&conn).len() > 6, "the records span several bands");
+
+        for n in (0..300u32).step_by(7) {
+            put(&conn, n, "P1", 40_000 + i64::from(n), Some(3));
+        }
+        conn.execute(
+            "UPDATE records SET puskesmas = 'P3', seq = seq + 1024 WHERE seq < 5000",
+            [],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM records WHERE seq BETWEEN 20000 AND 25000", [])
+            .unwrap();
+        assert_eq!(bands(&conn), counted(&conn));
+    }
 }

@@ -578,8 +578,14 @@ impl PullTx for PgTx<'_, '_> {
         let n: i64 = self
             .0
             .query_one(
-                "SELECT count(*) FROM records WHERE puskesmas = $1 AND seq > $2
-                   AND (echo IS NULL OR echo <> $3)",
+                // The bands after the cursor's, then the records of its band after it (V6).
+                "SELECT (SELECT coalesce(sum(records), 0) FROM scope_bands
+                          WHERE puskesmas = $1 AND band > ($2::bigint >> 10)
+                            AND (echo = 0 OR echo <> $3::bigint))::bigint
+                      + (SELECT count(*) FROM records
+                          WHERE puskesmas = $1 AND seq > $2::bigint
+                            AND seq < ((($2::bigint >> 10) + 1) << 10)
+                            AND (echo IS NULL OR echo <> $3::bigint))",
                 &[&puskesmas, &(after as i64), &i64::from(device)],
             )?
             .get(0);

@@ -7,7 +7,7 @@ use postgres::Client;
 use crate::store::{StoreError, StoreResult};
 
 /// `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this code writes.
 pub const PG_SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -176,6 +176,42 @@ CREATE TABLE departures (
     PRIMARY KEY (puskesmas, id)
 );
 CREATE INDEX departures_seq ON departures (puskesmas, seq);
+"#;
+
+/// Version 6: each puskesmas's records by band of 1,024 sequences and by echo, kept by a
+/// trigger on `records`, as in the SQLite store's V6 (which says why).
+const V6: &str = r#"
+CREATE TABLE scope_bands (
+    puskesmas TEXT NOT NULL,
+    band      BIGINT NOT NULL,
+    echo      BIGINT NOT NULL,
+    records   BIGINT NOT NULL,
+    PRIMARY KEY (puskesmas, band, echo)
+);
+
+INSERT INTO scope_bands (puskesmas, band, echo, records)
+SELECT puskesmas, seq >> 10, coalesce(echo, 0), count(*) FROM records GROUP BY 1, 2, 3;
+
+CREATE FUNCTION records_follow_bands() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        UPDATE scope_bands SET records = records - 1
+        WHERE puskesmas = OLD.puskesmas AND band = OLD.seq >> 10
+          AND echo = coalesce(OLD.echo, 0);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO scope_bands (puskesmas, band, echo, records)
+        VALUES (NEW.puskesmas, NEW.seq >> 10, coalesce(NEW.echo, 0), 1)
+        ON CONFLICT (puskesmas, band, echo)
+        DO UPDATE SET records = scope_bands.records + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER records_bands
+AFTER INSERT OR DELETE OR UPDATE OF puskesmas, seq, echo ON records
+FOR EACH ROW EXECUTE FUNCTION records_follow_bands();
 "#;
 
 /// Brings the database to [`PG_SCHEMA_VERSION`]; refuses a newer one untouched.

@@ -75,7 +75,45 @@ store_suite!(
     a_push_of_a_device_revoked_as_stolen_meanwhile_is_refused,
     a_rescued_member_whose_household_was_lost_is_taken_an_offered_copy_is_not,
     a_page_counts_exactly_what_the_pages_after_it_bring,
+    a_change_to_a_departed_record_is_taken_in_a_push_of_hundreds,
 );
+
+/// A tablet that had not heard of a move yet pushes an edit of a member of the household that
+/// moved away, among 600 records of its own: the departed member is found wherever it sits in
+/// the push (departures are looked up a few hundred ids at a time), the edit is taken and
+/// reaches the new puskesmas.
+fn a_change_to_a_departed_record_is_taken_in_a_push_of_hundreds(store: &dyn Store) {
+    two_puskesmas(store);
+    let (writer, late) = (device(store, TEAM1), device(store, TEAM1));
+    let there = device(store, TEAM2);
+    let records = family(P1, writer.id, 1);
+    store.push(&writer, push_of(&[&records])).unwrap();
+    let held = pull_pages(store, &late, Cursor::default(), None, 5);
+    let cursor = held.last().unwrap().next;
+    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
+    let moved = with_field(
+        &records[0],
+        writer.id,
+        (puskesmas, cageur_model::Value::Text(P2.into())),
+    );
+    store.push(&writer, push_of(&[vec![moved]])).unwrap();
+
+    let mut groups: Vec<Vec<Rec>> = (0..600)
+        .map(|n| vec![household(P1, late.id, n + 2)])
+        .collect();
+    let edit = edited(&records[1], late.id);
+    groups.push(vec![edit.clone()]);
+    store.push(&late, push_at(cursor, &groups)).unwrap();
+
+    let got: BTreeMap<Uuid, (u8, Vec<u8>)> = pull_pages(store, &there, Cursor::default(), None, 5)
+        .iter()
+        .flat_map(|p| pulled_by_id(&p.records))
+        .collect();
+    assert_eq!(
+        got.get(&edit.id),
+        by_id(std::slice::from_ref(&edit)).get(&edit.id)
+    );
+}
 
 /// `remaining` is counted from bands of 1,024 sequences kept by triggers (server schema 6):
 /// across more sequences than a band holds, with echoes, edits that move records on, and a

@@ -69,16 +69,35 @@ pub fn device_puskesmas(tx: &mut dyn SqlTx, device: u32) -> StoreResult<Option<S
         .and_then(|row| row.first().and_then(SqlValue::text).map(str::to_owned)))
 }
 
-/// Which of `ids` departed from `puskesmas`.
+/// Ids asked about in one statement by [`departed`]: far below either store's limit on
+/// parameters.
+const IDS_PER_STATEMENT: usize = 500;
+
+/// Which of `ids` departed from `puskesmas`. A push asks this of every record it carries
+/// while it holds the push lock, so the ids go in a few statements, not one each: one round
+/// trip per record to PostgreSQL made the p99 latency of 200 tablets pushing at once
+/// 1.5-2x longer.
 pub fn departed(tx: &mut dyn SqlTx, puskesmas: &str, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
     let mut out = HashSet::new();
-    for id in ids {
-        let found = tx.query_opt(
-            "SELECT 1 FROM departures WHERE puskesmas = $1 AND id = $2",
-            &[puskesmas.into(), id.as_bytes().to_vec().into()],
-        )?;
-        if found.is_some() {
-            out.insert(*id);
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id FROM departures WHERE puskesmas = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut params = vec![SqlValue::from(puskesmas)];
+        params.extend(
+            chunk
+                .iter()
+                .map(|id| SqlValue::from(id.as_bytes().to_vec())),
+        );
+        for row in tx.query(&sql, &params)? {
+            let id = row
+                .first()
+                .and_then(SqlValue::bytes)
+                .and_then(|b| Uuid::from_slice(b).ok())
+                .ok_or_else(|| super::StoreError::Damaged("a departure's id".into()))?;
+            out.insert(id);
         }
     }
     Ok(out)

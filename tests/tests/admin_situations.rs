@@ -574,8 +574,12 @@ fn a_published_form_reaches_tablets_and_old_visits_keep_their_version() {
 fn admin_refusals_are_json_with_a_stable_code_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (server, token) = office(dir.path());
+    // A connection per request: once, under a full suite's load, a pooled connection was
+    // found closed when reused ("Peer disconnected"), which is not what this test is about.
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
         .build()
         .into();
     let ask = |method: &str, path: &str, body: Option<&str>| -> (u16, Value) {

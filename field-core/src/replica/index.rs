@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::store::outbox::Priority;
-use crate::store::tables::{self, Columns, Common, Write};
+use crate::store::tables::{self, Columns, Common, Write, Writes};
 
 /// What a record's state says about it, for the tables and the outbox.
 #[derive(Debug, Clone)]
@@ -222,22 +222,15 @@ pub(crate) fn store_as_is(
 /// Inserts a record that is not here yet, from its envelope bytes as they came and the
 /// columns derived from them; `false` (and nothing written) if the record is here after all.
 pub(crate) fn insert_new(
-    conn: &Connection,
+    writes: &mut Writes<'_>,
     kind: RecordKind,
     id: Uuid,
     state: &[u8],
     derived: &Derived,
 ) -> Result<bool> {
-    let inserted = tables::write(
-        conn,
-        id,
-        state,
-        &derived.common,
-        &derived.columns,
-        Write::New,
-    )?;
+    let inserted = writes.write(id, state, &derived.common, &derived.columns, Write::New)?;
     if inserted {
-        settle_merge_cycle(conn, kind, id, derived)?;
+        settle_merge_cycle(writes.conn(), kind, id, derived)?;
     }
     Ok(inserted)
 }

@@ -160,6 +160,7 @@ pub(crate) fn merge_decoded(
     lookups: &mut Lookups,
 ) -> Result<MergeReport> {
     let mut report = MergeReport::default();
+    let mut writes = tables::Writes::new(tx);
     for Received {
         kind,
         id,
@@ -191,7 +192,7 @@ pub(crate) fn merge_decoded(
         // connection wrote it), it is merged like any other.
         if new_here
             && let Read::Canonical(derived) = &read
-            && index::insert_new(tx, kind, id, &bytes, derived)?
+            && index::insert_new(&mut writes, kind, id, &bytes, derived)?
         {
             report.changed += 1;
             continue;

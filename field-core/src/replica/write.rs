@@ -546,7 +546,7 @@ fn insert_new_record(
         conflicts: 0,
     };
     let derived = index::derive(kind, &summary, forms);
-    if !index::insert_new(conn, kind, id, &bytes, &derived)? {
+    if !index::insert_new(&mut tables::Writes::new(conn), kind, id, &bytes, &derived)? {
         let mut fields = summary.shown;
         fields.extend(nulls.into_iter().map(|k| (k, Value::Null)));
         return Ok(NewRecord::Stored(fields));

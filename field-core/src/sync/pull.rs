@@ -1,10 +1,10 @@
 //! Pulling: pages of the puskesmas's changes, each merged with its cursor in one transaction.
 //!
-//! Pages are fetched, and their states read and checked, on a thread of its own, up to
-//! [`PAGES_AHEAD`] ahead of the page being merged: the wait for the server and the device's
-//! writes overlap, which halves a new tablet's bootstrap on a device with two cores. Each page
-//! is asked for with the cursor the page before it ends at; if a merge fails, the pages
-//! fetched ahead are dropped, and the next sync asks for them again from the stored cursor.
+//! Pages are fetched on one thread and their states read and checked on another, up to
+//! [`PAGES_AHEAD`] ahead of the page being merged: the wait for the server, the reading and
+//! the device's writes overlap (docs/benchmarks.md, "Bootstrap"). Each page is asked for with the cursor the page before it ends at; if a
+//! merge fails, the pages fetched ahead are dropped, and the next sync asks for them again
+//! from the stored cursor.
 //!
 //! Every page is merged with its cursor in the same transaction, and pages that come quickly
 //! share one (up to [`TRANSACTION_BUDGET`]), each page inside it all or nothing: when the
@@ -40,20 +40,19 @@ struct Page {
     remaining: u64,
 }
 
-/// Asks for the page after `cursor` and reads its states.
-fn fetch(
-    client: &mut Client,
-    cursor: Cursor,
-    page_bytes: Option<u32>,
-    forms: &FormRegistry,
-) -> Result<Page> {
-    let page: PullResponseV2 = client.call(
+/// Asks for the page after `cursor`.
+fn fetch(client: &mut Client, cursor: Cursor, page_bytes: Option<u32>) -> Result<PullResponseV2> {
+    client.call(
         "/v1/pull",
         &PullRequest {
             cursor,
             max_bytes: page_bytes,
         },
-    )?;
+    )
+}
+
+/// Reads and checks a page's states, and derives their columns.
+fn read_page(page: PullResponseV2, forms: &FormRegistry) -> Result<Page> {
     let records = page
         .records
         .into_iter()
@@ -114,15 +113,19 @@ fn merge_page(
     }
 }
 
-/// How many pages the fetching thread may hold ready while the merging thread is busy (a
-/// commit of the pages that shared a transaction takes a few of them): enough to keep it
-/// fetching through a commit, few enough that a bootstrap stays far below 200 MB.
+/// How many pages may wait, read, while the merging thread is busy (a commit of the pages
+/// that shared a transaction takes a few of them): enough to keep the other threads working
+/// through a commit, few enough that a bootstrap stays far below 200 MB.
 const PAGES_AHEAD: usize = 3;
 
-/// Whether `page` (asked for with `cursor`) is the last one: nothing remains, or the page did
-/// not move the cursor.
-fn is_last(page: &Page, cursor: Cursor) -> bool {
-    page.remaining == 0 || page.next == cursor
+/// How many pages may wait, as received, for the reading thread: one, so that the server
+/// cuts the next page while this one is read.
+const RESPONSES_AHEAD: usize = 1;
+
+/// Whether a page asked for with `cursor`, ending at `next` with `remaining` left, is the
+/// last one: nothing remains, or the page did not move the cursor.
+fn is_last(next: Cursor, remaining: u64, cursor: Cursor) -> bool {
+    remaining == 0 || next == cursor
 }
 
 impl Replica {
@@ -143,24 +146,37 @@ impl Replica {
         let mut done = 0u64;
         let mut open: Option<(Transaction<'_>, Instant)> = None;
         std::thread::scope(|scope| {
-            // The fetching thread asks for each page with the cursor the page before it
-            // ends at, reads its states, and hands it over; it stops after the last page, at
-            // the first error (handed over too), or when the merging thread stops taking.
+            // Three stages, each on a thread of its own, so that the server cutting a page,
+            // the device reading the page before it and writing the one before that overlap.
+            // The fetching thread asks for each page with the cursor the page before it ends
+            // at; the reading thread reads and checks its states. Each stops after the last
+            // page, at the first error (handed on too), or when the stage after it stops
+            // taking.
+            let (responses, to_read) =
+                std::sync::mpsc::sync_channel::<Result<PullResponseV2>>(RESPONSES_AHEAD);
             let (pages, arrivals) = std::sync::mpsc::sync_channel::<Result<Page>>(PAGES_AHEAD);
             scope.spawn(move || {
                 let mut cursor = start;
                 loop {
-                    let page = fetch(client, cursor, options.page_bytes, forms);
-                    let next = match &page {
-                        Ok(page) if !is_last(page, cursor) => Some(page.next),
+                    let response = fetch(client, cursor, options.page_bytes);
+                    let next = match &response {
+                        Ok(r) if !is_last(r.next, r.remaining, cursor) => Some(r.next),
                         _ => None,
                     };
-                    if pages.send(page).is_err() {
+                    if responses.send(response).is_err() {
                         return;
                     }
                     match next {
                         Some(next) => cursor = next,
                         None => return,
+                    }
+                }
+            });
+            scope.spawn(move || {
+                for response in to_read {
+                    let page = response.and_then(|r| read_page(r, forms));
+                    if pages.send(page).is_err() {
+                        return;
                     }
                 }
             });
@@ -183,7 +199,7 @@ impl Replica {
                         });
                     }
                 };
-                let last = is_last(&page, cursor);
+                let last = is_last(page.next, page.remaining, cursor);
                 let received = page.records.len() as u64;
                 let (next, remaining) = (page.next, page.remaining);
                 let (tx, began) = match open.take() {

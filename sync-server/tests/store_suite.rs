@@ -17,8 +17,8 @@ use sync_server::store::{PulledRecord, PushOrigin, Store};
 use uuid::Uuid;
 
 use support::{
-    P1, P2, Rec, TEAM1, TEAM2, device, edited, family, household, person, pull_pages, push_at,
-    push_of, refusal, reload, report, two_puskesmas, with_field,
+    P1, P2, Rec, TEAM1, TEAM2, device, edited, family, household, moved_to, person, pull_pages,
+    push_at, push_of, refusal, reload, report, two_puskesmas,
 };
 
 /// Instantiates every named test once per store.
@@ -90,12 +90,7 @@ fn a_change_to_a_departed_record_is_taken_in_a_push_of_hundreds(store: &dyn Stor
     store.push(&writer, push_of(&[&records])).unwrap();
     let held = pull_pages(store, &late, Cursor::default(), None, 5);
     let cursor = held.last().unwrap().next;
-    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
-    let moved = with_field(
-        &records[0],
-        writer.id,
-        (puskesmas, cageur_model::Value::Text(P2.into())),
-    );
+    let moved = moved_to(&records[0], writer.id, P2);
     store.push(&writer, push_of(&[vec![moved]])).unwrap();
 
     let mut groups: Vec<Vec<Rec>> = (0..600)
@@ -143,12 +138,7 @@ fn a_page_counts_exactly_what_the_pages_after_it_bring(store: &dyn Store) {
         .map(|h| vec![edited(h, editor.id)])
         .collect();
     store.push(&editor, push_of(&edits)).unwrap();
-    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
-    let moved = with_field(
-        &households[1],
-        writer.id,
-        (puskesmas, cageur_model::Value::Text(P2.into())),
-    );
+    let moved = moved_to(&households[1], writer.id, P2);
     store.push(&writer, push_of(&[vec![moved]])).unwrap();
 
     // The writer's pages pass over its own echoes (8,909 of them) between the few records it
@@ -781,12 +771,7 @@ fn a_household_first_seen_already_moved_is_taken_as_registered_then_moved(store:
     let here = device(store, TEAM1);
     let there = device(store, TEAM2);
     let records = family(P1, writer.id, 1);
-    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
-    let moved = with_field(
-        &records[0],
-        writer.id,
-        (puskesmas, cageur_model::Value::Text(P2.into())),
-    );
+    let moved = moved_to(&records[0], writer.id, P2);
     // The person travels first, the household after it: both end in P2.
     store
         .push(&writer, push_of(&[vec![records[1].clone(), moved.clone()]]))
@@ -923,12 +908,7 @@ fn a_household_that_moves_reaches_the_new_puskesmas_with_its_members(store: &dyn
     assert!(before.records.is_empty());
 
     // The family moves into P2's area: the writer sets the household's puskesmas.
-    let puskesmas = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
-    let moved = with_field(
-        &records[0],
-        writer.id,
-        (puskesmas, cageur_model::Value::Text(P2.into())),
-    );
+    let moved = moved_to(&records[0], writer.id, P2);
     store
         .push(&writer, push_of(&[vec![moved.clone()]]))
         .unwrap();

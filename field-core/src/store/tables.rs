@@ -260,87 +260,77 @@ impl<'c> Writes<'c> {
                 self.prepared.len() - 1
             }
         };
-        write_with(&mut self.prepared[at].2, id, state, common, columns, mode)
-    }
-}
-
-fn write_with(
-    insert: &mut rusqlite::Statement<'_>,
-    id: Uuid,
-    state: &[u8],
-    common: &Common,
-    columns: &Columns,
-    mode: Write,
-) -> Result<bool> {
-    let blob = |u: &Option<Uuid>| u.map(|u| *u.as_bytes());
-    let (id, merged) = (*id.as_bytes(), blob(&common.merged_into));
-    let common: [&dyn ToSql; 6] = [
-        &id,
-        &state,
-        &common.live,
-        &merged,
-        &common.conflicts,
-        &common.removed,
-    ];
-    let kind = columns.kind();
-    // Borrowed values only: this runs for every record a pull brings.
-    let mut execute =
-        |rest: &[&dyn ToSql]| insert.execute(rusqlite::params_from_iter(common.iter().chain(rest)));
-    let written = match columns {
-        Columns::Household {
-            kk,
-            puskesmas,
-            kelurahan,
-            rw,
-            rt,
-        } => execute(&[kk, puskesmas, kelurahan, rw, rt]),
-        Columns::Person {
-            household,
-            nik,
-            name_key,
-            sex,
-            born,
-        } => execute(&[&blob(household), nik, name_key, sex, born]),
-        Columns::Visit {
-            household,
-            visited_on,
-            seen,
-            flagged,
-            urgent,
-        } => execute(&[&blob(household), visited_on, seen, flagged, urgent]),
-        Columns::Referral {
-            person,
-            household,
-            status,
-            urgent,
-        } => execute(&[&blob(person), &blob(household), status, urgent]),
-        Columns::FollowUp {
-            person,
-            household,
-            due,
-            done,
-        } => execute(&[&blob(person), &blob(household), due, done]),
-    };
-    match written {
-        Ok(0) => Err(cageur_model::ValidationError::new(
-            "kind",
-            cageur_model::Rule::Consistency,
-            format!(
-                "record {} is another kind's here, not a {kind}",
-                Uuid::from_bytes(id)
-            ),
-        )
-        .into()),
-        Ok(_) => Ok(true),
-        Err(e)
-            if mode == Write::New
-                && e.sqlite_error().is_some_and(|e| {
-                    e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                }) =>
-        {
-            Ok(false)
+        let insert = &mut self.prepared[at].2;
+        let blob = |u: &Option<Uuid>| u.map(|u| *u.as_bytes());
+        let (id, merged) = (*id.as_bytes(), blob(&common.merged_into));
+        let common: [&dyn ToSql; 6] = [
+            &id,
+            &state,
+            &common.live,
+            &merged,
+            &common.conflicts,
+            &common.removed,
+        ];
+        // Borrowed values only: this runs for every record a pull brings.
+        let mut execute = |rest: &[&dyn ToSql]| {
+            insert.execute(rusqlite::params_from_iter(common.iter().chain(rest)))
+        };
+        let written = match columns {
+            Columns::Household {
+                kk,
+                puskesmas,
+                kelurahan,
+                rw,
+                rt,
+            } => execute(&[kk, puskesmas, kelurahan, rw, rt]),
+            Columns::Person {
+                household,
+                nik,
+                name_key,
+                sex,
+                born,
+            } => execute(&[&blob(household), nik, name_key, sex, born]),
+            Columns::Visit {
+                household,
+                visited_on,
+                seen,
+                flagged,
+                urgent,
+            } => execute(&[&blob(household), visited_on, seen, flagged, urgent]),
+            Columns::Referral {
+                person,
+                household,
+                status,
+                urgent,
+            } => execute(&[&blob(person), &blob(household), status, urgent]),
+            Columns::FollowUp {
+                person,
+                household,
+                due,
+                done,
+            } => execute(&[&blob(person), &blob(household), due, done]),
+        };
+        match written {
+            Ok(0) => Err(cageur_model::ValidationError::new(
+                "kind",
+                cageur_model::Rule::Consistency,
+                format!(
+                    "record {} is another kind's here, not a {kind}",
+                    Uuid::from_bytes(id)
+                ),
+            )
+            .into()),
+            Ok(_) => Ok(true),
+            Err(e)
+                if mode == Write::New
+                    && e.sqlite_error().is_some_and(|e| {
+                        e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -185,8 +185,8 @@ CREATE INDEX departures_seq ON departures (puskesmas, seq);
 /// half a second of a 165,000-record bootstrap (docs/benchmarks.md). A band is 1,024
 /// sequences, that is change groups: the records of one are few enough to count, and the
 /// puskesmas share the sequence, so a puskesmas has far fewer bands than groups. Bands whose
-/// records all moved on stay, at zero. `records` is written by upsert, never `INSERT OR REPLACE` (whose
-/// deletions fire no trigger).
+/// records all moved on stay, at zero. `records` is written by upsert, never by `INSERT OR
+/// REPLACE`, whose deletions fire no trigger.
 const V6: &str = r#"
 CREATE TABLE scope_bands (
     puskesmas TEXT NOT NULL,
@@ -243,31 +243,30 @@ mod tests {
 
     use super::{MIGRATIONS, migrate};
 
-    /// `scope_bands` as it must be: the records counted by scope, band and echo.
-    fn counted(conn: &Connection) -> Vec<(String, i64, i64, i64)> {
-        let mut stmt = conn
-            .prepare(
-                "SELECT puskesmas, seq >> 10, coalesce(echo, 0), count(*) FROM records
-                 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            )
-            .unwrap();
+    /// Rows of four columns, in order.
+    fn rows(conn: &Connection, sql: &str) -> Vec<(String, i64, i64, i64)> {
+        let mut stmt = conn.prepare(sql).unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap()
     }
 
+    /// `scope_bands` as it must be: the records counted by scope, band and echo.
+    fn counted(conn: &Connection) -> Vec<(String, i64, i64, i64)> {
+        rows(
+            conn,
+            "SELECT puskesmas, seq >> 10, coalesce(echo, 0), count(*) FROM records
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+    }
+
     fn bands(conn: &Connection) -> Vec<(String, i64, i64, i64)> {
-        let mut stmt = conn
-            .prepare(
-                "SELECT puskesmas, band, echo, records FROM scope_bands WHERE records <> 0
-                 ORDER BY 1, 2, 3",
-            )
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
+        rows(
+            conn,
+            "SELECT puskesmas, band, echo, records FROM scope_bands WHERE records <> 0
+             ORDER BY 1, 2, 3",
+        )
     }
 
     fn put(conn: &Connection, n: u32, puskesmas: &str, seq: i64, echo: Option<i64>) {

@@ -154,6 +154,16 @@ pub fn edited(rec: &Rec, device: u32) -> Rec {
     with_field(rec, device, field)
 }
 
+/// Household `rec` moved into `puskesmas`'s area, written on device `device`.
+pub fn moved_to(rec: &Rec, device: u32, puskesmas: &str) -> Rec {
+    let field = cageur_model::FieldKey(cageur_model::household::field::PUSKESMAS);
+    with_field(
+        rec,
+        device,
+        (field, cageur_model::Value::Text(puskesmas.into())),
+    )
+}
+
 /// `rec` with `field` written on device `device`, which holds `rec`'s state.
 pub fn with_field(
     rec: &Rec,
